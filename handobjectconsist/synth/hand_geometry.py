@@ -1,0 +1,478 @@
+"""Parametric right-hand surface with MANO's vertex/face counts (778 / 1538) and one 16-vertex wrist opening.
+
+Geometry is built in a local hand frame (u, w, n), right-handed:
+  u  along the fingers (distal),  w  across the palm towards the thumb,  n  out of the back of the hand (dorsal).
+`to_mano_frame` maps it to MANO's canonical right-hand frame: x = -u (fingers point to -x, wrist at +x),
+y = n (the palm faces -y), z = w (thumb towards +z); the origin is near the middle-finger MCP joint, as in the
+official template.
+
+Surface layout (all counts fixed, so every shape parameter gives the same topology):
+  wrist ring (16, the open boundary) -> transition ring (28) -> 5 palm rings (34) -> knuckle loop C (34 vertices
+  shared with the four finger base loops, adjacent fingers share a 2-vertex web edge) -> finger tubes of 10-vertex
+  rings ending in a fan to a tip apex. The thumb tube (12-vertex rings) grows out of a 12-vertex hole cut in the
+  radial-palmar side of the palm rings.
+Euler: a genus-0 surface with one b-vertex boundary has F = 2V - 2 - b = 2*778 - 2 - 16 = 1538 faces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from handobjectconsist.synth.hand_mesh_builder import MeshBuilder, strip_fill
+
+FINGERS = ("index", "middle", "ring", "pinky")
+# MANO joint id of each finger's first joint (MCP); +1 PIP, +2 DIP. Thumb: 13 (CMC), 14 (MCP), 15 (IP).
+FINGER_FIRST_JOINT = {"index": 1, "middle": 4, "pinky": 7, "ring": 10, "thumb": 13}
+FINGER_RING = 10  # vertices per finger ring
+THUMB_RING = 12
+PALM_RING = 34  # = 4 * FINGER_RING - 2 * 3 shared web vertices
+WRIST_RING = 16
+TRANSITION_RING = 28
+NUM_PALM_RINGS = 5
+# rings per phalanx (proximal, middle, distal shaft, tip cap); the tip apex comes on top
+FINGER_RINGS = {"index": (4, 3, 2, 2), "middle": (4, 3, 2, 2), "ring": (4, 3, 2, 2), "pinky": (3, 2, 2, 2)}
+# thumb: base ring at the palm hole, then (metacarpal, proximal, distal shaft, cap)
+THUMB_RINGS = (2, 2, 2, 2)
+# thumb hole in the palm grid: palm rows [r0, r1] x columns [j0, j0 + span] (mod 34); 2*(2+4) = 12 = THUMB_RING
+THUMB_HOLE = (1, 3, 30, 4)
+
+
+@dataclass(frozen=True)
+class HandShape:
+    """Scale factors of the hand's dimensions (all 1 = the template). Used for the shape blend shapes."""
+
+    size: float = 1.0
+    finger_length: float = 1.0
+    palm_width: float = 1.0
+    finger_thickness: float = 1.0
+    palm_length: float = 1.0
+    palm_thickness: float = 1.0
+    thumb_length: float = 1.0
+    finger_spread: float = 1.0
+    thenar: float = 1.0
+    tip_taper: float = 1.0
+
+
+# Template dimensions (metres) of an adult right hand about 18.5 cm from wrist crease to middle fingertip.
+PALM_LENGTH = 0.086  # wrist joint -> middle MCP along u
+FOREARM_STUB = 0.014  # wrist opening lies this far proximal of the wrist joint
+WRIST_HALF_WIDTH = 0.029
+WRIST_HALF_THICK = 0.018
+KNUCKLE_GAP = 0.011  # palm knuckle loop -> finger base loops along u
+BASE_OFFSET = {"index": 0.020, "middle": 0.020, "ring": 0.019, "pinky": 0.016}  # MCP -> finger base loop
+MCP_U = {"index": -0.003, "middle": 0.0, "ring": -0.006, "pinky": -0.017}  # relative to the middle MCP
+MCP_W = {"index": 0.027, "middle": 0.007, "ring": -0.012, "pinky": -0.029}
+SPLAY_DEG = {"index": 4.0, "middle": 0.0, "ring": -4.0, "pinky": -9.0}
+PHALANGES = {  # MCP->PIP, PIP->DIP, DIP->tip end
+    "index": (0.041, 0.024, 0.022),
+    "middle": (0.045, 0.028, 0.023),
+    "ring": (0.042, 0.027, 0.022),
+    "pinky": (0.033, 0.019, 0.020),
+}
+FINGER_RADIUS = {"index": 0.0096, "middle": 0.0098, "ring": 0.0091, "pinky": 0.0080}  # half-width at base
+FINGER_FLATTEN = 0.84  # half-thickness / half-width
+TIP_TAPER = 0.74  # fingertip radius / base radius
+THUMB_CMC = np.array([0.020, 0.021, -0.010])
+THUMB_DIRS = (np.array([0.60, 0.70, -0.38]), np.array([0.74, 0.60, -0.30]), np.array([0.82, 0.52, -0.24]))
+THUMB_BONES = (0.042, 0.033, 0.029)
+THUMB_RADIUS = (0.0165, 0.0115, 0.0105, 0.0088)  # at base ring, MCP, IP, tip
+
+
+@dataclass
+class HandGeometry:
+    """Rest surface and rig landmarks in MANO's right-hand frame (metres).
+
+    verts (778, 3); faces (1538, 3); wrist_faces (14, 3) close the wrist opening; wrist_loop (16,) boundary ids;
+    tips (5,) apex ids [thumb, index, middle, ring, pinky]; joints (16, 3) MANO-order joint targets;
+    bone_ends (16, 3) end point of each joint's bone (child joint or fingertip; the wrist's is the middle MCP);
+    chain (778,) which chain each vertex belongs to (-1 palm, else the MANO id of the chain's first joint);
+    chain_s (778,) arc length (m) from that chain's first joint (palm: u relative to the wrist joint);
+    flex_axes (16, 3) / spread_axes (16, 3) unit rotation axes (MANO frame) of flexion / abduction per joint.
+    """
+
+    verts: np.ndarray
+    faces: np.ndarray
+    wrist_faces: np.ndarray
+    wrist_loop: np.ndarray
+    tips: np.ndarray
+    joints: np.ndarray
+    bone_ends: np.ndarray
+    chain: np.ndarray
+    chain_s: np.ndarray
+    flex_axes: np.ndarray
+    spread_axes: np.ndarray
+    extra: dict = field(default_factory=dict)
+
+
+def to_mano_frame(points_uwn: np.ndarray) -> np.ndarray:
+    """(..., 3) local (u, w, n) -> MANO right-hand frame (x, y, z) = (-u, n, w); a proper rotation."""
+    p = np.asarray(points_uwn)
+    return np.stack([-p[..., 0], p[..., 2], p[..., 1]], axis=-1)
+
+
+def _unit(v):
+    v = np.asarray(v, dtype=np.float64)
+    return v / np.linalg.norm(v)
+
+
+def _smoothstep(t):
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+def _ring_angles(n: int) -> np.ndarray:
+    """Half-step offset angles, so that each side of the ring has two corner vertices (web edges)."""
+    return 2 * np.pi * (np.arange(n) + 0.5) / n
+
+
+class _HandBuilder:
+    def __init__(self, shape: HandShape):
+        self.s = shape
+        self.mb = MeshBuilder()
+        self.chain: list[np.ndarray] = []
+        self.chain_s: list[np.ndarray] = []
+        self.extra = {}
+
+    # ---- bookkeeping ----
+    def add(self, points_uwn, chain_id: int, s_values) -> np.ndarray:
+        ids = self.mb.add_vertices(points_uwn)
+        self.chain.append(np.full(len(ids), chain_id, dtype=np.int64))
+        self.chain_s.append(np.broadcast_to(np.asarray(s_values, dtype=np.float64), (len(ids),)).copy())
+        return ids
+
+    # ---- dimensions with shape factors applied ----
+    def finger_frame(self, name):
+        s = self.s
+        u0 = MCP_U[name] * s.palm_width + PALM_LENGTH * s.palm_length
+        mcp = np.array([u0, MCP_W[name] * s.palm_width, -0.001]) * s.size
+        ang = np.deg2rad(SPLAY_DEG[name] * s.finger_spread)
+        d = np.array([np.cos(ang), np.sin(ang), 0.0])
+        lateral = np.array([-np.sin(ang), np.cos(ang), 0.0])
+        normal = np.array([0.0, 0.0, 1.0])
+        bones = np.array(PHALANGES[name]) * s.finger_length * s.size
+        radius = FINGER_RADIUS[name] * s.finger_thickness * s.size
+        return mcp, d, lateral, normal, bones, radius
+
+    def finger_radius_at(self, name, s_arc, bones, radius):
+        total = bones.sum()
+        t = np.clip(s_arc / total, 0.0, 1.0)
+        taper = 1.0 - (1.0 - TIP_TAPER ** self.s.tip_taper) * t
+        knots = np.cumsum(bones)[:2]
+        bulge = sum(0.05 * np.exp(-(((s_arc - k) / (0.18 * bones[0])) ** 2)) for k in knots)
+        waist = -0.03 * np.sin(np.pi * np.clip(s_arc / bones[0], 0, 1)) * (s_arc < bones[0])
+        return radius * (taper + bulge + waist)
+
+    # ---- finger base loops (the knuckle loop C) ----
+    def finger_base_points(self, name, half_left, half_right):
+        """Base loop (10, 3) of a finger; half_left/right: w extent of its -w / +w side from its axis."""
+        mcp, d, lat, nrm, bones, radius = self.finger_frame(name)
+        centre = mcp + d * BASE_OFFSET[name] * self.s.size
+        th = _ring_angles(FINGER_RING)
+        c, sn = np.cos(th), np.sin(th)
+        half = np.where(c > 0, half_right, half_left)
+        # corners sit on the web midpoint; interior points follow a rounded profile of the finger width
+        wcoord = np.where(np.abs(c) > 0.9, np.sign(c) * half, c * radius * 1.02)
+        rn = radius * FINGER_FLATTEN * 1.05
+        ncoord = sn * rn * np.where(sn < 0, 1.08, 1.0)
+        return centre[None] + wcoord[:, None] * lat[None] + ncoord[:, None] * nrm[None]
+
+    def build(self) -> HandGeometry:
+        s = self.s
+        mb = self.mb
+        order_w = ["pinky", "ring", "middle", "index"]  # from -w to +w
+        frames = {n: self.finger_frame(n) for n in FINGERS}
+        base_centres = {n: frames[n][0] + frames[n][1] * BASE_OFFSET[n] * s.size for n in FINGERS}
+        halves = {}
+        for k, name in enumerate(order_w):
+            lat = frames[name][2]
+            r = frames[name][5]
+            left = (
+                abs(np.dot(base_centres[order_w[k - 1]] - base_centres[name], lat)) / 2 if k > 0 else r * 1.02
+            )
+            right = (
+                abs(np.dot(base_centres[order_w[k + 1]] - base_centres[name], lat)) / 2
+                if k < 3
+                else r * 1.02
+            )
+            halves[name] = (left, right)
+        base_pts = {n: self.finger_base_points(n, *halves[n]) for n in FINGERS}
+
+        # Knuckle loop C: vertex ids of each finger's base ring (shared webs between -w/+w neighbours).
+        base_ids = {}
+        c_ids = []
+        c_pts = []
+        c_owner = []
+        # walk: index j0..j3, web, middle j1..j3, web, ring j1..3, web, pinky j1..j8, web, ring j6..8, ...
+        # Build the point list first, then add vertices once.
+        plan = []  # (finger, j) or ("web", (fingerA, jA, fingerB, jB))
+        plan += [("index", j) for j in range(4)]
+        for a, b in (("index", "middle"), ("middle", "ring"), ("ring", "pinky")):
+            plan.append(("web", (a, 4, b, 0)))
+            plan += [(b, j) for j in range(1, 4)]
+        plan += [("pinky", j) for j in range(4, 9)][1:]  # pinky j5..j8 (j4 is the last dorsal, added below)
+        plan.insert(plan.index(("pinky", 5)), ("pinky", 4))
+        for a, b in (("pinky", "ring"), ("ring", "middle"), ("middle", "index")):
+            plan.append(("web", (a, 9, b, 5)))
+            plan += [(b, j) for j in range(6, 9)]
+        plan.append(("index", 9))
+        assert len(plan) == PALM_RING, len(plan)
+        for item in plan:
+            if item[0] == "web":
+                a, ja, b, jb = item[1]
+                p = 0.5 * (base_pts[a][ja] + base_pts[b][jb])
+                owner = (a, ja, b, jb)
+            else:
+                p = base_pts[item[0]][item[1]]
+                owner = (item[0], item[1])
+            c_pts.append(p)
+            c_owner.append(owner)
+        c_pts = np.array(c_pts)
+        for n in FINGERS:
+            base_ids[n] = np.full(FINGER_RING, -1, dtype=np.int64)
+
+        # ---- wrist, transition and palm rings ----
+        u_wrist = -FOREARM_STUB * s.size
+        palm_end_u = c_pts[:, 0] - KNUCKLE_GAP * s.size
+        c_centre = np.array([c_pts[:, 1].mean(), 0.5 * (c_pts[:, 2].max() + c_pts[:, 2].min())])
+        c_half = np.array([np.ptp(c_pts[:, 1]) / 2, np.ptp(c_pts[:, 2]) / 2])
+        phi = np.arctan2((c_pts[:, 2] - c_centre[1]) / c_half[1], (c_pts[:, 1] - c_centre[0]) / c_half[0])
+        wrist_half = np.array([WRIST_HALF_WIDTH * s.palm_width, WRIST_HALF_THICK * s.palm_thickness]) * s.size
+
+        def superellipse(angles, half, p=3.0, centre=(0.0, 0.0)):
+            c, sn = np.cos(angles), np.sin(angles)
+            w = half[0] * np.sign(c) * np.abs(c) ** (2 / p) + centre[0]
+            n = half[1] * np.sign(sn) * np.abs(sn) ** (2 / p) + centre[1]
+            return w, n
+
+        # knuckle-level cross-section: C outline pushed slightly outwards (the knuckle bulge)
+        kn_w = c_centre[0] + (c_pts[:, 1] - c_centre[0]) * 1.04
+        kn_n = c_centre[1] + (c_pts[:, 2] - c_centre[1]) * np.where(c_pts[:, 2] > c_centre[1], 1.18, 1.25)
+        # wrist-level section: the superellipse sampled at the same arc-length fractions as the loop C, so
+        # that consecutive palm rings correspond point by point and stay monotone around the palm
+        c_closed = np.concatenate([c_pts[:, 1:], c_pts[:1, 1:]])
+        c_frac = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(c_closed, axis=0), axis=1))])
+        c_frac = c_frac[:-1] / c_frac[-1]
+        dense_phi = phi[0] + np.linspace(0.0, 2 * np.pi, 2001)
+        dw, dn = superellipse(dense_phi, wrist_half, p=2.6, centre=(0.002 * s.size, -0.001 * s.size))
+        d_frac = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(dw), np.diff(dn)))])
+        d_frac /= d_frac[-1]
+        wr_w, wr_n = np.interp(c_frac, d_frac, dw), np.interp(c_frac, d_frac, dn)
+
+        def palm_section(t):
+            """Palm cross-section (34 points, local uwn) at fraction t in [0, 1] from wrist joint to knuckles."""
+            b = _smoothstep(t)
+            w = (1 - b) * wr_w + b * kn_w
+            n = (1 - b) * wr_n + b * kn_n
+            # palmar fullness (thenar / hypothenar pads) peaks mid-palm on the palmar side
+            palmar = np.clip(-np.sin(phi), 0, None)
+            pad = 0.0045 * s.size * s.palm_thickness * np.sin(np.pi * np.clip(t, 0, 1)) ** 0.8
+            thenar = 0.004 * s.size * s.thenar * np.exp(-(((w - 0.018 * s.size) / (0.018 * s.size)) ** 2))
+            n = n - palmar * (pad + thenar * np.sin(np.pi * np.clip(t * 1.3, 0, 1)))
+            # dorsal side slightly domed
+            n = n + np.clip(np.sin(phi), 0, None) * 0.0015 * s.size * np.sin(np.pi * np.clip(t, 0, 1))
+            u = (1 - t) * 0.0 + t * palm_end_u
+            return np.stack([u, w, n * s.palm_thickness ** 0.0], axis=1)
+
+        # wrist ring and transition ring: superellipses at the forearm stub
+        phi_w = 2 * np.pi * np.arange(WRIST_RING) / WRIST_RING + phi[0]
+        ww, wn = superellipse(phi_w, wrist_half * 0.97, p=2.4, centre=(0.002 * s.size, -0.001 * s.size))
+        wrist_pts = np.stack([np.full(WRIST_RING, u_wrist), ww, wn], axis=1)
+        wrist_ids = self.add(wrist_pts, -1, u_wrist)
+        phi_t = 2 * np.pi * np.arange(TRANSITION_RING) / TRANSITION_RING + phi[0]
+        tw, tn = superellipse(phi_t, wrist_half, p=2.5, centre=(0.002 * s.size, -0.001 * s.size))
+        trans_pts = np.stack([np.full(TRANSITION_RING, u_wrist * 0.45), tw, tn], axis=1)
+        trans_ids = self.add(trans_pts, -1, u_wrist * 0.45)
+
+        r0, r1, j0, span = THUMB_HOLE
+        hole_cols = [(j0 + k) % PALM_RING for k in range(span + 1)]
+        interior_cols = set(hole_cols[1:-1])
+        palm_rows = np.full((NUM_PALM_RINGS, PALM_RING), -1, dtype=np.int64)
+        ts = np.linspace(0.0, 1.0, NUM_PALM_RINGS)
+        for r, t in enumerate(ts):
+            pts = palm_section(t)
+            keep = np.ones(PALM_RING, dtype=bool)
+            if r0 < r < r1:
+                keep[list(interior_cols)] = False
+            ids = self.add(pts[keep], -1, pts[keep, 0])
+            palm_rows[r, keep] = ids
+
+        # knuckle loop vertices (finger base rings)
+        c_ids = self.add(c_pts, -1, c_pts[:, 0])
+        for cid, owner in zip(c_ids, c_owner):
+            if len(owner) == 4:
+                a, ja, b, jb = owner
+                base_ids[a][ja] = cid
+                base_ids[b][jb] = cid
+            else:
+                base_ids[owner[0]][owner[1]] = cid
+        for n in FINGERS:
+            assert (base_ids[n] >= 0).all(), n
+
+        # ---- faces: wrist -> transition -> palm grid (with thumb hole) -> knuckle loop ----
+        mb.bridge(wrist_ids, trans_ids)
+        mb.bridge(trans_ids, palm_rows[0])
+
+        def skip(r, j):
+            return r0 <= r < r1 and j in hole_cols[:-1]
+
+        mb.grid(palm_rows, skip=skip)
+        mb.bridge(palm_rows[-1], c_ids)
+
+        # ---- finger tubes ----
+        tips = {}
+        joints = np.zeros((16, 3))
+        bone_ends = np.zeros((16, 3))
+        flex_axes = np.zeros((16, 3))
+        spread_axes = np.zeros((16, 3))
+        for name in FINGERS:
+            mcp, d, lat, nrm, bones, radius = frames[name]
+            first = FINGER_FIRST_JOINT[name]
+            knots = np.concatenate([[0.0], np.cumsum(bones)])
+            for k in range(3):
+                joints[first + k] = mcp + d * knots[k]
+                bone_ends[first + k] = mcp + d * knots[k + 1]
+                flex_axes[first + k] = np.cross(nrm, d)
+                spread_axes[first + k] = nrm
+            n_prox, n_mid, n_dist, n_cap = FINGER_RINGS[name]
+            s_base = BASE_OFFSET[name] * s.size
+            tip_r = self.finger_radius_at(name, knots[3], bones, radius)
+            cap_start = knots[3] - tip_r
+            stations = list(np.linspace(s_base, knots[1], n_prox + 1)[1:])
+            stations += list(np.linspace(knots[1], knots[2], n_mid + 1)[1:])
+            stations += list(np.linspace(knots[2], cap_start, n_dist + 1)[1:])
+            prev = base_ids[name]
+            for sa in stations:
+                prev = self._finger_ring(name, mcp, d, lat, nrm, sa, self.finger_radius_at(name, sa, bones, radius),
+                                         first, prev)
+            for k in range(1, n_cap + 1):
+                beta = np.pi / 2 * k / (n_cap + 1)
+                sa = cap_start + tip_r * np.sin(beta)
+                rad = tip_r * np.cos(beta)
+                prev = self._finger_ring(name, mcp, d, lat, nrm, sa, rad, first, prev)
+            # apex sits slightly palmar, like a finger pad
+            apex_pt = mcp + d * knots[3] - nrm * 0.15 * tip_r
+            apex = self.add(apex_pt[None], first, knots[3])[0]
+            mb.cap(prev, apex)
+            tips[name] = apex
+
+        # ---- thumb ----
+        t_dirs = [_unit(v) for v in THUMB_DIRS]
+        t_bones = np.array(THUMB_BONES) * s.thumb_length * s.size
+        cmc = THUMB_CMC * s.size * np.array([s.palm_length, s.palm_width, 1.0])
+        t_joints = [cmc]
+        for k in range(3):
+            t_joints.append(t_joints[-1] + t_dirs[k] * t_bones[k])
+        # thumb nail (dorsal) direction: between the hand's dorsal normal and the radial side
+        for k in range(3):
+            d = t_dirs[k]
+            back = _unit(np.array([0.0, 0.62, 0.78]) - d * np.dot(np.array([0.0, 0.62, 0.78]), d))
+            joints[13 + k] = t_joints[k]
+            bone_ends[13 + k] = t_joints[k + 1]
+            flex_axes[13 + k] = _unit(np.cross(back, d))
+            spread_axes[13 + k] = back
+        hole_loop = [palm_rows[r0, c] for c in hole_cols]
+        hole_loop += [palm_rows[r, hole_cols[-1]] for r in range(r0 + 1, r1 + 1)]
+        hole_loop += [palm_rows[r1, c] for c in reversed(hole_cols[:-1])]
+        hole_loop += [palm_rows[r, hole_cols[0]] for r in range(r1 - 1, r0, -1)]
+        assert len(hole_loop) == THUMB_RING, len(hole_loop)
+
+        knots = np.concatenate([[0.0], np.cumsum(t_bones)])
+        t_rad = np.array(THUMB_RADIUS) * s.finger_thickness * s.size
+        t_rad[0] *= s.thenar
+
+        def thumb_point(sa):
+            seg = min(int(np.searchsorted(knots, sa, side="right") - 1), 2)
+            seg = max(seg, 0)
+            return t_joints[seg] + t_dirs[seg] * (sa - knots[seg]), seg
+
+        def thumb_radius(sa):
+            return np.interp(sa, [0.012 * s.size, knots[1], knots[2], knots[3]], t_rad)
+
+        def thumb_frame(sa):
+            # smooth frame: blend directions near the joints
+            d = _unit(sum(t_dirs[k] * np.exp(-(((sa - (knots[k] + knots[k + 1]) / 2) / 0.02) ** 2)) for k in range(3)))
+            back = _unit(np.array([0.0, 0.62, 0.78]) - d * np.dot(np.array([0.0, 0.62, 0.78]), d))
+            lat_ = np.cross(back, d)
+            return d, lat_, back
+
+        s0 = 0.014 * s.size
+        stations = [s0]
+        stations += list(np.linspace(s0, knots[1], THUMB_RINGS[0] + 1)[1:])
+        stations += list(np.linspace(knots[1], knots[2], THUMB_RINGS[1] + 1)[1:])
+        t_tip_r = thumb_radius(knots[3])
+        t_cap_start = knots[3] - t_tip_r
+        stations += list(np.linspace(knots[2], t_cap_start, THUMB_RINGS[2] + 1)[1:])
+        prev = np.asarray(hole_loop)
+        th = _ring_angles(THUMB_RING)
+        for idx, sa in enumerate(stations):
+            centre, _ = thumb_point(sa)
+            d, lat_, back = thumb_frame(sa)
+            rad = thumb_radius(sa)
+            rw, rn = rad, rad * 0.86
+            if idx == 0:
+                rw, rn = rad * 1.35, rad * 1.0
+            pts = centre[None] + (np.cos(th) * rw)[:, None] * lat_[None] + (np.sin(th) * rn)[:, None] * back[None]
+            ring = self.add(pts, 13, sa)
+            mb.bridge(prev, ring)
+            prev = ring
+        for k in range(1, THUMB_RINGS[3] + 1):
+            beta = np.pi / 2 * k / (THUMB_RINGS[3] + 1)
+            sa = t_cap_start + t_tip_r * np.sin(beta)
+            centre, _ = thumb_point(sa)
+            d, lat_, back = thumb_frame(sa)
+            rad = t_tip_r * np.cos(beta)
+            pts = centre[None] + (np.cos(th) * rad)[:, None] * lat_[None] + (np.sin(th) * rad * 0.86)[:, None] * back[None]
+            ring = self.add(pts, 13, sa)
+            mb.bridge(prev, ring)
+            prev = ring
+        d, lat_, back = thumb_frame(knots[3])
+        apex_pt, _ = thumb_point(knots[3])
+        apex_pt = apex_pt - back * 0.15 * t_tip_r
+        tips["thumb"] = self.add(apex_pt[None], 13, knots[3])[0]
+        mb.cap(prev, tips["thumb"])
+
+        # ---- wrist joint, palm landmarks ----
+        joints[0] = np.array([0.0, 0.002, -0.001]) * s.size
+        bone_ends[0] = joints[FINGER_FIRST_JOINT["middle"]]
+        flex_axes[0] = np.array([0.0, 1.0, 0.0])
+        spread_axes[0] = np.array([0.0, 0.0, 1.0])
+
+        wrist_faces = np.array(strip_fill(wrist_ids), dtype=np.int64)
+        verts = mb.vertices
+        origin = joints[FINGER_FIRST_JOINT["middle"]] * np.array([1.0, 0.0, 0.0])
+        tips_arr = np.array([tips[n] for n in ("thumb", "index", "middle", "ring", "pinky")], dtype=np.int64)
+        return HandGeometry(
+            verts=to_mano_frame(verts - origin),
+            faces=mb.faces,
+            wrist_faces=wrist_faces,
+            wrist_loop=np.asarray(wrist_ids, dtype=np.int64),
+            tips=tips_arr,
+            joints=to_mano_frame(joints - origin),
+            bone_ends=to_mano_frame(bone_ends - origin),
+            chain=np.concatenate(self.chain),
+            chain_s=np.concatenate(self.chain_s),
+            flex_axes=to_mano_frame(flex_axes),
+            spread_axes=to_mano_frame(spread_axes),
+        )
+
+    def _finger_ring(self, name, mcp, d, lat, nrm, sa, rad, first, prev):
+        th = _ring_angles(FINGER_RING)
+        c, sn = np.cos(th), np.sin(th)
+        rn = rad * FINGER_FLATTEN
+        ncoord = sn * rn * np.where(sn < 0, 1.08, 1.0)
+        centre = mcp + d * sa
+        pts = centre[None] + (c * rad)[:, None] * lat[None] + ncoord[:, None] * nrm[None]
+        ring = self.add(pts, first, sa)
+        self.mb.bridge(prev, ring)
+        return ring
+
+
+def build_hand_geometry(shape: HandShape | None = None) -> HandGeometry:
+    """The hand surface for the given shape factors (template when None)."""
+    return _HandBuilder(shape or HandShape()).build()
+
+
+def shape_variant(**factors) -> HandShape:
+    return replace(HandShape(), **factors)
