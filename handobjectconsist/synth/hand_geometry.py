@@ -16,7 +16,7 @@ Euler: a genus-0 surface with one b-vertex boundary has F = 2V - 2 - b = 2*778 -
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -103,7 +103,6 @@ class HandGeometry:
     chain_s: np.ndarray
     flex_axes: np.ndarray
     spread_axes: np.ndarray
-    extra: dict = field(default_factory=dict)
 
 
 def to_mano_frame(points_uwn: np.ndarray) -> np.ndarray:
@@ -133,7 +132,6 @@ class _HandBuilder:
         self.mb = MeshBuilder()
         self.chain: list[np.ndarray] = []
         self.chain_s: list[np.ndarray] = []
-        self.extra = {}
 
     # ---- bookkeeping ----
     def add(self, points_uwn, chain_id: int, s_values) -> np.ndarray:
@@ -199,21 +197,16 @@ class _HandBuilder:
             halves[name] = (left, right)
         base_pts = {n: self.finger_base_points(n, *halves[n]) for n in FINGERS}
 
-        # Knuckle loop C: vertex ids of each finger's base ring (shared webs between -w/+w neighbours).
+        # Knuckle loop C (34 vertices): the four base rings, a web vertex shared by neighbouring fingers.
         base_ids = {}
-        c_ids = []
         c_pts = []
         c_owner = []
-        # walk: index j0..j3, web, middle j1..j3, web, ring j1..3, web, pinky j1..j8, web, ring j6..8, ...
-        # Build the point list first, then add vertices once.
-        plan = []  # (finger, j) or ("web", (fingerA, jA, fingerB, jB))
-        plan += [("index", j) for j in range(4)]
+        plan = [("index", j) for j in range(4)]  # dorsal side, from the index (+w) to the pinky (-w)
         for a, b in (("index", "middle"), ("middle", "ring"), ("ring", "pinky")):
             plan.append(("web", (a, 4, b, 0)))
             plan += [(b, j) for j in range(1, 4)]
-        plan += [("pinky", j) for j in range(4, 9)][1:]  # pinky j5..j8 (j4 is the last dorsal, added below)
-        plan.insert(plan.index(("pinky", 5)), ("pinky", 4))
-        for a, b in (("pinky", "ring"), ("ring", "middle"), ("middle", "index")):
+        plan += [("pinky", j) for j in range(4, 9)]  # around the pinky's ulnar side
+        for a, b in (("pinky", "ring"), ("ring", "middle"), ("middle", "index")):  # palmar side, back to +w
             plan.append(("web", (a, 9, b, 5)))
             plan += [(b, j) for j in range(6, 9)]
         plan.append(("index", 9))
@@ -248,7 +241,7 @@ class _HandBuilder:
 
         # knuckle-level cross-section: C outline pushed slightly outwards (the knuckle bulge)
         kn_w = c_centre[0] + (c_pts[:, 1] - c_centre[0]) * 1.04
-        kn_n = c_centre[1] + (c_pts[:, 2] - c_centre[1]) * np.where(c_pts[:, 2] > c_centre[1], 1.18, 1.25)
+        kn_n = c_centre[1] + (c_pts[:, 2] - c_centre[1]) * np.where(c_pts[:, 2] > c_centre[1], 1.18, 1.25) * s.palm_thickness
         # wrist-level section: the superellipse sampled at the same arc-length fractions as the loop C, so
         # that consecutive palm rings correspond point by point and stay monotone around the palm
         c_closed = np.concatenate([c_pts[:, 1:], c_pts[:1, 1:]])
@@ -273,7 +266,7 @@ class _HandBuilder:
             # dorsal side slightly domed
             n = n + np.clip(np.sin(phi), 0, None) * 0.0015 * s.size * np.sin(np.pi * np.clip(t, 0, 1))
             u = (1 - t) * 0.0 + t * palm_end_u
-            return np.stack([u, w, n * s.palm_thickness ** 0.0], axis=1)
+            return np.stack([u, w, n], axis=1)
 
         # wrist ring and transition ring: superellipses at the forearm stub
         phi_w = 2 * np.pi * np.arange(WRIST_RING) / WRIST_RING + phi[0]

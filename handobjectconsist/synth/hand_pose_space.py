@@ -26,7 +26,7 @@ def _opposition_axis(geom: HandGeometry) -> np.ndarray:
     """Axis (3,) rotating the thumb metacarpal towards the front of the palm and the little finger."""
     d = geom.bone_ends[13] - geom.joints[13]
     d = d / np.linalg.norm(d)
-    target = np.array([-0.6, -0.7, -0.3])  # MANO frame: distal, palmar, a little towards the pinky side
+    target = np.array([-0.85, -0.5, -0.1])  # MANO frame: distal, in front of the palm, towards the fingers
     axis = np.cross(d, target / np.linalg.norm(target))
     return axis / np.linalg.norm(axis)
 

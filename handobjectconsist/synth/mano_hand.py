@@ -151,8 +151,8 @@ def preview_meshes(model: dict) -> tuple[list, list]:
         ("rest (flat)", np.zeros(45), None),
         ("hands_mean (relaxed)", mean, None),
         ("mean + 3 x comp 1 (grasp)", mean + 3.0 * comps[0], None),
-        ("2 x comp 2 (spread)", 2.0 * comps[1], None),
-        ("mean + 2.5 x comp 3 (opposition)", mean + 2.5 * comps[2], None),
+        ("1.2 x comp 2 (spread)", 1.2 * comps[1], None),
+        ("mean + 1.5 x comp 3 (opposition)", mean + 1.5 * comps[2], None),
         ("beta0 = +2, beta1 = -2", np.zeros(45), np.array([2.0, -2.0] + [0.0] * 8)),
     ]
     meshes, titles = [], []
