@@ -1,0 +1,7 @@
+"""MeshRegNet and its parts: ResNet encoder, MANO/absolute branches, 2D-to-3D recovery, skeleton regressor, losses."""
+
+from handobjectconsist.models.meshregnet import LOSS_LAMBDA_DEFAULTS, MODEL_OPTION_KEYS, MeshRegNet
+from handobjectconsist.models.project import recover_3d_proj
+from handobjectconsist.models.rotation import axis_angle_to_matrix
+
+__all__ = ["LOSS_LAMBDA_DEFAULTS", "MODEL_OPTION_KEYS", "MeshRegNet", "axis_angle_to_matrix", "recover_3d_proj"]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from mano_testmodels import make_random_mano, mirror_mano_model, write_model
+from tests.mano.mano_testmodels import make_random_mano, mirror_mano_model, write_model
 
 from handobjectconsist.mano import ManoLayer
 from handobjectconsist.mano.topology import hand_topology

@@ -1,0 +1,159 @@
+"""Image augmentation for full-frame inputs: centre/scale jitter as an affine map, colour jitter, blur.
+
+Geometry (project pixel convention, pixel (i, j) centred at (u=j, v=i)): the "crop" is centred on the frame centre
+c0 = ((W-1)/2, (H-1)/2) shifted by an integer `center_shift` and has width W*scale; it is mapped onto the output
+frame, whose centre is ((W_out-1)/2, (H_out-1)/2), with the isotropic zoom z = W_out / (W*scale):
+    u_out = (u_in - c0 - shift) * z + c_out.
+With scale 1 and W_out = W this is a pure integer translation by -shift (the upstream default: centre jitter only).
+The intrinsics of the output are AFFINE @ K.
+
+Scale jitter is drawn as clip(1 + sj * N(0, 1), 1 - sj, 1 + sj): symmetric around 1, so its mean is exactly 1.
+(Upstream multiplied by clip(sj * (N + 1), ...), which is biased; upstream-design.md pitfall 25.)
+Rotation is not implemented (off upstream too; it breaks the camera-space losses).
+
+Photometric: Gaussian blur with sigma = U(0, 1) * blur_radius, then brightness, contrast, saturation and hue
+factors applied in a random order (torchvision functional ops on float images in [0, 1]); both are applied to the
+original frame before the affine warp so that the padding stays black.
+"""
+
+from dataclasses import dataclass, field
+from typing import Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as torch_f
+import torchvision.transforms.v2.functional as tvf
+
+
+@dataclass(frozen=True)
+class SpaceAugm:
+    """Spatial augmentation: integer centre shift (du, dv) in pixels and the crop scale (1 = whole frame)."""
+
+    center_shift: Tuple[int, int] = (0, 0)
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class ColorAugm:
+    """Colour augmentation factors (1, 1, 1, 0 = unchanged) and the order of the four operations."""
+
+    brightness: float = 1.0
+    contrast: float = 1.0
+    saturation: float = 1.0
+    hue: float = 0.0
+    order: Tuple[int, ...] = field(default=(0, 1, 2, 3))
+
+
+def sample_space_augm(rng: np.random.Generator, image_size: Tuple[int, int], center_jittering: float,
+                      scale_jittering: float) -> SpaceAugm:
+    """Draw a spatial augmentation for a frame of image_size = (W, H).
+
+    The centre shift per axis is int(center_jittering * W * U(-1, 1)) (truncated towards 0, as upstream, where the
+    crop "scale" is the frame width), so 0.1 gives up to +-48 px at width 480.
+    """
+    width = image_size[0]
+    shift = rng.uniform(-1.0, 1.0, size=2) * center_jittering * width
+    scale = 1.0
+    if scale_jittering > 0:
+        scale = float(np.clip(1.0 + scale_jittering * rng.standard_normal(), 1 - scale_jittering,
+                              1 + scale_jittering))
+    return SpaceAugm(center_shift=(int(shift[0]), int(shift[1])), scale=scale)
+
+
+def sample_color_augm(rng: np.random.Generator, brightness: float = 0.5, contrast: float = 0.5,
+                      saturation: float = 0.5, hue: float = 0.15) -> ColorAugm:
+    """Draw colour factors U(1-b, 1+b), U(1-c, 1+c), U(1-s, 1+s), U(-hue, hue) and a random order."""
+    return ColorAugm(
+        brightness=float(rng.uniform(1 - brightness, 1 + brightness)),
+        contrast=float(rng.uniform(1 - contrast, 1 + contrast)),
+        saturation=float(rng.uniform(1 - saturation, 1 + saturation)),
+        hue=float(rng.uniform(-hue, hue)),
+        order=tuple(int(i) for i in rng.permutation(4)),
+    )
+
+
+def sample_blur_sigma(rng: np.random.Generator, blur_radius: float = 0.5) -> float:
+    """Gaussian blur sigma in pixels, U(0, 1) * blur_radius."""
+    return float(rng.uniform(0.0, 1.0) * blur_radius)
+
+
+def affine_matrix(space_augm: SpaceAugm, in_size: Tuple[int, int], out_size: Tuple[int, int]) -> np.ndarray:
+    """(3, 3) float64 map from input-frame pixels to output pixels (see module docstring).
+
+    Args:
+        space_augm: the spatial augmentation.
+        in_size, out_size: (W, H) of the source frame and of the output image.
+    """
+    w_in, h_in = in_size
+    w_out, h_out = out_size
+    zoom = w_out / (w_in * space_augm.scale)
+    center_in = np.array([(w_in - 1) / 2 + space_augm.center_shift[0], (h_in - 1) / 2 + space_augm.center_shift[1]])
+    center_out = np.array([(w_out - 1) / 2, (h_out - 1) / 2])
+    affine = np.eye(3)
+    affine[0, 0] = affine[1, 1] = zoom
+    affine[:2, 2] = center_out - zoom * center_in
+    return affine
+
+
+def warp_image(image: torch.Tensor, affine: np.ndarray, out_size: Tuple[int, int]):
+    """Resample an image with an input->output pixel affine map (bilinear, zero padding).
+
+    Args:
+        image: (C, H, W) float.
+        affine: (3, 3) input pixels -> output pixels.
+        out_size: (W_out, H_out).
+    Returns:
+        warped (C, H_out, W_out) and mask (1, H_out, W_out) float32: 1 where the output pixel maps inside the hull
+        of the input pixel centres (a real pixel), 0 for padding.
+    """
+    _, h_in, w_in = image.shape
+    w_out, h_out = out_size
+    inv = torch.as_tensor(np.linalg.inv(affine), dtype=torch.float32)
+    vs, us = torch.meshgrid(torch.arange(h_out, dtype=torch.float32), torch.arange(w_out, dtype=torch.float32),
+                            indexing="ij")
+    u_in = inv[0, 0] * us + inv[0, 1] * vs + inv[0, 2]
+    v_in = inv[1, 0] * us + inv[1, 1] * vs + inv[1, 2]
+    eps = 1e-4
+    mask = (u_in >= -eps) & (u_in <= w_in - 1 + eps) & (v_in >= -eps) & (v_in <= h_in - 1 + eps)
+    grid = torch.stack([2 * u_in / max(w_in - 1, 1) - 1, 2 * v_in / max(h_in - 1, 1) - 1], dim=-1)
+    warped = torch_f.grid_sample(image[None].float(), grid[None], mode="bilinear", padding_mode="zeros",
+                                 align_corners=True)[0]
+    return warped * mask[None], mask[None].float()
+
+
+def integer_shift_image(image: torch.Tensor, shift: Tuple[int, int]):
+    """Fast exact path of `warp_image` for scale 1 and same size: output(u, v) = input(u + du, v + dv).
+
+    Returns warped (C, H, W) and mask (1, H, W) float32 as `warp_image`.
+    """
+    c, h, w = image.shape
+    du, dv = shift
+    out = image.new_zeros((c, h, w))
+    mask = image.new_zeros((1, h, w), dtype=torch.float32)
+    u0, u1 = max(0, -du), min(w, w - du)
+    v0, v1 = max(0, -dv), min(h, h - dv)
+    if u0 < u1 and v0 < v1:
+        out[:, v0:v1, u0:u1] = image[:, v0 + dv:v1 + dv, u0 + du:u1 + du]
+        mask[:, v0:v1, u0:u1] = 1.0
+    return out, mask
+
+
+def apply_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of a (C, H, W) float image with standard deviation `sigma` pixels (no-op below 0.05)."""
+    if sigma < 0.05:
+        return image
+    size = 2 * int(np.ceil(3 * sigma)) + 1
+    return tvf.gaussian_blur(image, kernel_size=[size, size], sigma=[sigma, sigma])
+
+
+def apply_color(image: torch.Tensor, color_augm: ColorAugm) -> torch.Tensor:
+    """Apply the colour factors of `color_augm` in its order to a (3, H, W) float image in [0, 1]."""
+    ops = (
+        lambda im: tvf.adjust_brightness(im, color_augm.brightness),
+        lambda im: tvf.adjust_contrast(im, color_augm.contrast),
+        lambda im: tvf.adjust_saturation(im, color_augm.saturation),
+        lambda im: tvf.adjust_hue(im, color_augm.hue),
+    )
+    for i in color_augm.order:
+        image = ops[i](image)
+    return image.clamp(0.0, 1.0)

@@ -1,0 +1,59 @@
+"""Interface shared by the dataset readers (FPHAB, HO3D-v2), consumed by HandObjectDataset.
+
+A reader ("pose dataset") lists its samples sequence after sequence and gives, per global index, the frame image
+and the ground truth as a dict keyed by sample_keys (3D in camera-frame metres, 2D in original-frame pixels, i.e.
+pixels of the frame as returned by get_image after any input_width resize).
+"""
+
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+
+from .sparse import SparseMap
+
+
+class PoseDataset:
+    """Base class of the dataset readers.
+
+    Attributes set by subclasses:
+        name: short dataset name ("fphab", "ho3dv2").
+        seq_names: list[str] (N,) sequence name of each sample.
+        frame_ids: np.ndarray (N,) int frame number of each sample within its sequence.
+        sparse_map: SparseMap over the N samples.
+        image_size: (W, H) of the frames returned by get_image.
+        missing_count: number of samples dropped because their image was missing (skip_missing=True).
+    """
+
+    name: str = "base"
+    seq_names: List[str]
+    frame_ids: np.ndarray
+    sparse_map: SparseMap
+    image_size: Tuple[int, int]
+    missing_count: int = 0
+
+    def __len__(self) -> int:
+        return len(self.seq_names)
+
+    def get_image(self, idx: int) -> np.ndarray:
+        """(H, W, 3) uint8 RGB frame of sample idx."""
+        raise NotImplementedError
+
+    def get_annotation(self, idx: int) -> Dict[str, Any]:
+        """Ground truth of sample idx, keyed by sample_keys (numpy arrays, float32 / int64, and strings)."""
+        raise NotImplementedError
+
+
+def sequence_lengths(seq_names: List[str]) -> List[int]:
+    """Lengths of the runs of equal consecutive names (samples are stored sequence after sequence)."""
+    lengths: List[int] = []
+    previous = None
+    seen = set()
+    for name in seq_names:
+        if name != previous:
+            if name in seen:
+                raise ValueError(f"sequence {name} is not stored contiguously")
+            seen.add(name)
+            lengths.append(0)
+            previous = name
+        lengths[-1] += 1
+    return lengths

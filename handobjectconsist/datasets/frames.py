@@ -1,0 +1,38 @@
+"""Reading frame images, optionally resized to a given width (intrinsics must be scaled accordingly)."""
+
+from pathlib import Path
+from typing import Optional, Tuple
+
+import numpy as np
+from PIL import Image
+
+from .errors import MissingDataError
+
+
+def image_size(path) -> Tuple[int, int]:
+    """(W, H) of an image file, reading only its header."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingDataError(path, "a frame image")
+    with Image.open(path) as img:
+        return img.size
+
+
+def resized_size(size: Tuple[int, int], width: Optional[int]) -> Tuple[int, int]:
+    """(W, H) after resizing a (W0, H0) frame to `width` keeping the aspect ratio (None: unchanged)."""
+    if width is None or width == size[0]:
+        return tuple(size)
+    return int(width), int(round(size[1] * width / size[0]))
+
+
+def load_frame(path, width: Optional[int] = None) -> np.ndarray:
+    """Load an RGB frame as (H, W, 3) uint8, resized (PIL bilinear, antialiased) to `width` if given."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingDataError(path, "a frame image", "Pass skip_missing=True to drop frames without images")
+    with Image.open(path) as img:
+        img = img.convert("RGB")
+        target = resized_size(img.size, width)
+        if target != img.size:
+            img = img.resize(target, Image.BILINEAR)
+        return np.asarray(img, dtype=np.uint8).copy()

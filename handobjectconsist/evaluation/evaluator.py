@@ -1,0 +1,120 @@
+"""Hand/object metrics of design notes section 5.2, per batch and per sample.
+
+Metric names follow upstream with explicit units in saved/printed values (metres in code, mm and px in outputs):
+  joints3d        camera-space 3D joints (recov_joints3d vs JOINTS3D), PCK thresholds 0..0.5 m (20 steps)
+  joints3d_cent   root-relative 3D joints (both centred on joint `center_idx`), PCK 0..0.2 m (20 steps)
+  joints2d_base   2D joints in ORIGINAL image pixels (prediction mapped back through inverse AFFINE), PCK 0..100 px
+  objverts3d_mepe_trans  mean 3D object-vertex distance (real vertices only, OBJ_VERTS_MASK), per sample then mean
+  objverts2d_mepe        mean 2D object-vertex distance in original pixels (real vertices only)
+"""
+
+import json
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+
+from handobjectconsist.datasets import sample_keys as K
+from handobjectconsist.evaluation.pck import KeypointErrorAccumulator
+from libyana.transforms2d import apply_affine_2d
+
+# name -> (PCK min, max, steps) in metres or pixels; and the factor to the reported unit.
+PCK_RANGES = {"joints2d_base": (0.0, 100.0, 100), "joints3d_cent": (0.0, 0.2, 20), "joints3d": (0.0, 0.5, 20)}
+REPORT_UNITS = {"joints2d_base": ("px", 1.0), "joints3d_cent": ("mm", 1000.0), "joints3d": ("mm", 1000.0)}
+
+
+def masked_point_errors(pred: torch.Tensor, gt: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Mean Euclidean distance per sample over real points. pred, gt (B, N, D); mask (B, N) bool -> (B,)."""
+    dist = (pred - gt).norm(dim=-1)
+    if mask is None:
+        return dist.mean(dim=1)
+    weights = mask.to(dist.dtype)
+    return (dist * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+
+
+def to_original_pixels(points_input: torch.Tensor, affine: torch.Tensor) -> torch.Tensor:
+    """Map (B, N, 2) input-image pixels back to original pixels with the inverse of AFFINE (B, 3, 3)."""
+    return apply_affine_2d(points_input, torch.linalg.inv(affine.double()).to(points_input.dtype))
+
+
+class HandObjectEvaluator:
+    """Accumulates the metrics over batches; feed(batch, results) then summary() / dump_per_sample(path)."""
+
+    def __init__(self, center_idx: int = 9):
+        self.center_idx = center_idx
+        self.accumulators = {name: KeypointErrorAccumulator(21) for name in PCK_RANGES}
+        self.object_errors: Dict[str, List[float]] = {"objverts3d_mepe_trans": [], "objverts2d_mepe": []}
+        self.records: List[Dict] = []
+
+    @torch.no_grad()
+    def feed(self, batch: Dict, results: Dict) -> None:
+        """batch: collated sample dict; results: MeshRegNet results (tensors on any device)."""
+        c = self.center_idx
+        per_sample: Dict[str, np.ndarray] = {}
+        if K.JOINTS3D in batch and "recov_joints3d" in results:
+            gt = batch[K.JOINTS3D].detach().cpu().double()
+            pred = results["recov_joints3d"].detach().cpu().double()
+            d = self.accumulators["joints3d"].feed(gt.numpy(), pred.numpy())
+            per_sample["joints3d_mm"] = 1000 * d.mean(axis=1)
+            gt_c, pred_c = gt - gt[:, c : c + 1], pred - pred[:, c : c + 1]
+            d = self.accumulators["joints3d_cent"].feed(gt_c.numpy(), pred_c.numpy())
+            per_sample["joints3d_cent_mm"] = 1000 * d.mean(axis=1)
+        if K.JOINTS2D in batch and K.AFFINE in batch and "joints2d" in results:
+            pred2d = to_original_pixels(results["joints2d"].detach().cpu().double(), batch[K.AFFINE].cpu())
+            d = self.accumulators["joints2d_base"].feed(batch[K.JOINTS2D].cpu().double().numpy(), pred2d.numpy())
+            per_sample["joints2d_base_px"] = d.mean(axis=1)
+        mask = batch.get(K.OBJ_VERTS_MASK)
+        mask = None if mask is None else mask.cpu()
+        if K.OBJ_VERTS3D in batch and "recov_objverts3d" in results:
+            err = masked_point_errors(results["recov_objverts3d"].detach().cpu().double(),
+                                      batch[K.OBJ_VERTS3D].cpu().double(), mask).numpy()
+            self.object_errors["objverts3d_mepe_trans"].extend(err.tolist())
+            per_sample["objverts3d_mm"] = 1000 * err
+        if K.OBJ_VERTS2D in batch and K.AFFINE in batch and "obj_verts2d" in results:
+            pred2d = to_original_pixels(results["obj_verts2d"].detach().cpu().double(), batch[K.AFFINE].cpu())
+            err = masked_point_errors(pred2d, batch[K.OBJ_VERTS2D].cpu().double(), mask).numpy()
+            self.object_errors["objverts2d_mepe"].extend(err.tolist())
+            per_sample["objverts2d_px"] = err
+        batch_size = batch[K.IMAGE].shape[0]
+        for b in range(batch_size):
+            record = {
+                "seq_name": batch[K.SEQ_NAME][b] if K.SEQ_NAME in batch else "",
+                "frame_idx": int(batch[K.FRAME_IDX][b]) if K.FRAME_IDX in batch else -1,
+            }
+            record.update({name: float(values[b]) for name, values in per_sample.items()})
+            self.records.append(record)
+
+    def detailed(self) -> Dict[str, Dict]:
+        """{name: measures dict (see KeypointErrorAccumulator.get_measures)} for metrics that received data."""
+        out = {}
+        for name, acc in self.accumulators.items():
+            measures = acc.get_measures(*PCK_RANGES[name])
+            if not np.isnan(measures["epe_mean"]):
+                out[name] = measures
+        return out
+
+    def summary(self) -> Dict[str, float]:
+        """Flat metrics with units in the names, e.g. joints3d_epe_mean_mm, joints3d_auc, objverts3d_mepe_trans_mm."""
+        out = {}
+        for name, measures in self.detailed().items():
+            unit, factor = REPORT_UNITS[name]
+            out[f"{name}_epe_mean_{unit}"] = measures["epe_mean"] * factor
+            out[f"{name}_epe_median_{unit}"] = measures["epe_median"] * factor
+            out[f"{name}_auc"] = measures["auc"]
+        if self.object_errors["objverts3d_mepe_trans"]:
+            out["objverts3d_mepe_trans_mm"] = 1000 * float(np.mean(self.object_errors["objverts3d_mepe_trans"]))
+        if self.object_errors["objverts2d_mepe"]:
+            out["objverts2d_mepe_px"] = float(np.mean(self.object_errors["objverts2d_mepe"]))
+        return out
+
+    def dump_per_sample(self, path_stem) -> List[Path]:
+        """Write per-sample errors to <stem>.json (list of records) and <stem>.npz (one array per column)."""
+        path_stem = Path(path_stem)
+        path_stem.parent.mkdir(parents=True, exist_ok=True)
+        json_path, npz_path = path_stem.with_suffix(".json"), path_stem.with_suffix(".npz")
+        json_path.write_text(json.dumps(self.records, indent=1))
+        columns = sorted({key for record in self.records for key in record})
+        arrays = {key: np.array([record.get(key, np.nan) for record in self.records]) for key in columns}
+        np.savez(npz_path, **arrays)
+        return [json_path, npz_path]

@@ -1,0 +1,188 @@
+"""HO3D-v2 CodaLab submission writer (upstream-design.md sections 1.5 and 5.5).
+
+The submission is `pred.json` = [xyz_list, verts_list]: per evaluation frame, in dataset order, the 21 hand joints
+(HO3D/MANO order: 16 MANO joints then the 5 tips) and the hand mesh vertices, in metres, in HO3D's OpenGL camera
+frame (x right, y up, z backwards), every coordinate rounded to 5 decimals. CodaLab takes `pred.zip` holding
+`pred.json` at the archive root.
+
+The project works in the OpenCV frame and the project joint order, so each frame is converted back here:
+joints are reordered with PROJECT_TO_MANO (the inverse of the reading order MANO_TO_PROJECT) and (x, y, z) becomes
+(x, -y, -z).
+"""
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Tuple, Union
+
+import numpy as np
+import torch
+
+from handobjectconsist.mano.joints import NUM_JOINTS, PROJECT_TO_MANO
+
+ArrayLike = Union[np.ndarray, torch.Tensor]
+
+JSON_NAME = "pred.json"
+ZIP_NAME = "pred.zip"
+DECIMALS = 5
+OPENCV_TO_OPENGL = np.array([1.0, -1.0, -1.0])
+
+
+@dataclass(frozen=True)
+class SubmissionPaths:
+    """Where a submission was written."""
+
+    json: Path
+    zip: Path
+
+
+def _to_numpy(values: ArrayLike) -> np.ndarray:
+    if torch.is_tensor(values):
+        return values.detach().cpu().double().numpy()
+    return np.asarray(values, dtype=np.float64)
+
+
+def to_ho3d_frame(joints3d: ArrayLike, hand_verts3d: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
+    """Convert project-convention predictions to the HO3D submission convention.
+
+    Args:
+        joints3d: (B, 21, 3) joints in project order, OpenCV camera frame, metres.
+        hand_verts3d: (B, V, 3) hand vertices, OpenCV camera frame, metres.
+    Returns:
+        joints (B, 21, 3) in HO3D (MANO + tips) order and verts (B, V, 3), both float64, OpenGL frame, metres.
+    """
+    joints, verts = _to_numpy(joints3d), _to_numpy(hand_verts3d)
+    if joints.ndim != 3 or joints.shape[1:] != (NUM_JOINTS, 3):
+        raise ValueError(f"HO3D submission: joints3d must have shape (B, {NUM_JOINTS}, 3), got {joints.shape}")
+    if verts.ndim != 3 or verts.shape[2] != 3 or verts.shape[0] != joints.shape[0]:
+        raise ValueError(f"HO3D submission: hand_verts3d must have shape (B={joints.shape[0]}, V, 3), "
+                         f"got {verts.shape}")
+    return joints[:, list(PROJECT_TO_MANO)] * OPENCV_TO_OPENGL, verts * OPENCV_TO_OPENGL
+
+
+def _rounded(points: np.ndarray) -> List[List[float]]:
+    return [[round(float(c), DECIMALS) for c in point] for point in points]
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write through a temporary file in the same folder and os.replace: readers never see a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.remove(tmp_name)
+        raise
+
+
+class HO3DSubmissionWriter:
+    """Accumulates per-batch predictions in dataset order, then writes pred.json and pred.zip.
+
+    Usage (evaluation loop over the HO3D-v2 "test" split, shuffle=False):
+        writer = HO3DSubmissionWriter()
+        for batch in loader:
+            results = model(batch)  # recov_joints3d (B, 21, 3), recov_handverts3d (B, 778, 3), OpenCV metres
+            writer.add(results["recov_joints3d"], results["recov_handverts3d"])
+        paths = writer.write(out_dir)   # out_dir/pred.json, out_dir/pred.zip
+    """
+
+    def __init__(self) -> None:
+        self._joints: List[List[List[float]]] = []
+        self._verts: List[List[List[float]]] = []
+        self._num_verts: Optional[int] = None
+
+    def __len__(self) -> int:
+        """Number of frames added so far."""
+        return len(self._joints)
+
+    def add(self, joints3d: ArrayLike, hand_verts3d: ArrayLike, root_joints3d: Optional[ArrayLike] = None) -> None:
+        """Append a batch of predictions (the next B frames in dataset order).
+
+        Args:
+            joints3d: (B, 21, 3) predicted joints, project order, OpenCV camera frame, metres.
+            hand_verts3d: (B, V, 3) predicted hand vertices, OpenCV camera frame, metres.
+            root_joints3d: optional (B, 3) wrist positions (OpenCV, metres) replacing the predicted wrist (joint 0),
+                upstream's --true_root.
+        """
+        joints = _to_numpy(joints3d)
+        if root_joints3d is not None:
+            roots = _to_numpy(root_joints3d)
+            if roots.shape != (joints.shape[0], 3):
+                raise ValueError(f"HO3D submission: root_joints3d must have shape (B={joints.shape[0]}, 3), "
+                                 f"got {roots.shape}")
+            joints = joints.copy()
+            joints[:, 0] = roots
+        joints, verts = to_ho3d_frame(joints, hand_verts3d)
+        if not (np.isfinite(joints).all() and np.isfinite(verts).all()):
+            raise ValueError(f"HO3D submission: non-finite predicted coordinates in the batch starting at frame "
+                             f"{len(self)}")
+        if self._num_verts is None:
+            self._num_verts = verts.shape[1]
+        elif verts.shape[1] != self._num_verts:
+            raise ValueError(f"HO3D submission: every frame needs the same number of hand vertices; frames so far "
+                             f"had {self._num_verts}, this batch has {verts.shape[1]}")
+        self._joints.extend(_rounded(frame) for frame in joints)
+        self._verts.extend(_rounded(frame) for frame in verts)
+
+    def to_json(self) -> str:
+        """The submission JSON text: [xyz_list, verts_list]."""
+        return json.dumps([self._joints, self._verts])
+
+    def write(self, out_dir: Union[str, Path], expected_frames: Optional[int] = None) -> SubmissionPaths:
+        """Write out_dir/pred.json and out_dir/pred.zip (pred.json at the archive root), each atomically.
+
+        Args:
+            out_dir: output folder (created if needed).
+            expected_frames: if given, the number of frames the split has (11524 for the official HO3D-v2
+                evaluation set); a mismatch raises instead of writing a submission CodaLab would reject.
+        """
+        if expected_frames is not None and len(self) != expected_frames:
+            raise ValueError(f"HO3D submission: {len(self)} frames were added but the split has {expected_frames}; "
+                             "run the model over the whole split in dataset order (shuffle=False, no drop_last)")
+        out_dir = Path(out_dir)
+        text = self.to_json().encode("utf-8")
+        json_path, zip_path = out_dir / JSON_NAME, out_dir / ZIP_NAME
+        _atomic_write_bytes(json_path, text)
+        _atomic_write_bytes(zip_path, _zip_bytes(JSON_NAME, text))
+        return SubmissionPaths(json=json_path, zip=zip_path)
+
+
+def _zip_bytes(member_name: str, data: bytes) -> bytes:
+    """A zip archive (deflate) holding one member, as bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(member_name, data)
+    return buffer.getvalue()
+
+
+def read_submission(path: Union[str, Path]) -> Tuple[np.ndarray, np.ndarray]:
+    """Read a submission back from pred.json or pred.zip.
+
+    Returns:
+        joints (N, 21, 3) and verts (N, V, 3) float64, as stored (HO3D order, OpenGL frame, metres).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such submission file (expected pred.json or pred.zip written by "
+                                "HO3DSubmissionWriter.write)")
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            if JSON_NAME not in archive.namelist():
+                raise ValueError(f"{path}: the archive must hold {JSON_NAME} at its root, found {archive.namelist()}")
+            content = json.loads(archive.read(JSON_NAME).decode("utf-8"))
+    else:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    if not (isinstance(content, list) and len(content) == 2):
+        raise ValueError(f"{path}: expected a JSON list [xyz_list, verts_list]")
+    joints, verts = (np.asarray(part, dtype=np.float64) for part in content)
+    num = len(content[0])
+    return joints.reshape(num, NUM_JOINTS, 3), verts.reshape(num, -1, 3) if num else verts.reshape(0, 0, 3)

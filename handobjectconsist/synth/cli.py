@@ -1,0 +1,99 @@
+"""Command line shared by `python -m handobjectconsist.synth fphab|ho3d`: write, verify, preview."""
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from handobjectconsist.synth import pipeline
+
+
+def contact_sheet(root, dataset: str, out_png, sequences: int = 6, frames: int = 4, width: int = 320) -> Path:
+    """PNG grid: one row per sequence (up to `sequences`), `frames` frames spread over the sequence."""
+    root = Path(root)
+    if dataset == "fphab":
+        folders = sorted(p for p in (root / "Video_files_480").glob("Subject_*/*/*/color"))
+        pattern = "color_*.jpeg"
+    else:
+        folders = sorted(root.glob("*/*/rgb"))
+        pattern = "*.png"
+    if not folders:
+        raise FileNotFoundError(f"no frames found under {root} (expected a {dataset} layout written by this tool)")
+    step = max(1, len(folders) // sequences)
+    rows = []
+    for folder in folders[::step][:sequences]:
+        files = sorted(folder.glob(pattern))
+        picks = [files[int(i)] for i in np.linspace(0, len(files) - 1, frames)]
+        tiles = []
+        for f in picks:
+            img = Image.open(f).convert("RGB")
+            tiles.append(np.asarray(img.resize((width, int(round(img.height * width / img.width))))))
+        rows.append(np.concatenate(tiles, axis=1))
+    sheet = np.concatenate(rows, axis=0)
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(sheet).save(out_png)
+    return out_png
+
+
+def _parser(dataset: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"python -m handobjectconsist.synth {dataset}",
+                                description=f"synthetic dataset in the {dataset.upper()} on-disk layout")
+    p.add_argument("--out", help="dataset folder to write")
+    p.add_argument("--preset", default="tiny", choices=("tiny", "demo", "bench"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--frames", type=int, help="frames per sequence (overrides the preset)")
+    p.add_argument("--workers", type=int, default=1, help="rendering processes")
+    p.add_argument("--supersample", type=int, help="anti-aliasing factor (overrides the preset)")
+    p.add_argument("--mano_root", help="folder with MANO_RIGHT.pkl; default: the synthetic hand (seed 0) "
+                                       "written to a temporary folder")
+    p.add_argument("--verify", metavar="DIR", help="re-read DIR, re-render from its annotations, print mismatch")
+    p.add_argument("--verify_frames", type=int, default=4, help="frames per sequence checked by --verify")
+    p.add_argument("--preview", metavar="PNG", help="contact sheet of a few sequences of --out (or --verify DIR)")
+    if dataset == "fphab":
+        p.add_argument("--subjects", type=int)
+        p.add_argument("--seqs", type=int, help="sequences per subject and action")
+        p.add_argument("--full_res_frames", type=int, help="first frames also written at 1920x1080")
+    return p
+
+
+def main(dataset: str, argv=None) -> int:
+    args = _parser(dataset).parse_args(argv)
+    if not args.out and not args.verify:
+        _parser(dataset).error("give --out DIR (write a dataset) and/or --verify DIR")
+    tmp = None
+    mano_root = args.mano_root
+    if mano_root is None:
+        from handobjectconsist.synth.mano_hand import write_synthetic_mano
+
+        tmp = tempfile.TemporaryDirectory()
+        write_synthetic_mano(tmp.name, seed=0)
+        mano_root = tmp.name
+    elif not (Path(mano_root) / "MANO_RIGHT.pkl").exists():
+        raise SystemExit(f"--mano_root {mano_root}: no MANO_RIGHT.pkl there; write the synthetic hand with "
+                         f"`python -m handobjectconsist.synth mano --out {mano_root}` or point to the official files")
+    if args.out:
+        timer = pipeline.Timer()
+        overrides = {"frames": args.frames, "supersample": args.supersample}
+        if dataset == "fphab":
+            from handobjectconsist.synth.fphab import write_fphab as write
+
+            overrides.update(subjects=args.subjects, seqs=args.seqs, full_res_frames=args.full_res_frames)
+        else:
+            from handobjectconsist.synth.ho3d import write_ho3d as write
+        root = write(args.out, mano_root, preset=args.preset, seed=args.seed, workers=args.workers, **overrides)
+        stats = json.loads((root / "hoc_synth.json").read_text())["stats"]
+        stats.update({"seconds": round(timer(), 1), "size_mb": round(pipeline.dir_size_mb(root), 2)})
+        print(json.dumps({"written": str(root), **stats}, indent=1))
+    if args.verify:
+        from handobjectconsist.synth import verify
+
+        check = verify.verify_fphab if dataset == "fphab" else verify.verify_ho3d
+        print(json.dumps({"verified": args.verify, **check(args.verify, mano_root, args.verify_frames)}, indent=1))
+    if args.preview:
+        path = contact_sheet(args.out or args.verify, dataset, args.preview)
+        print(f"preview: {path}")
+    return 0

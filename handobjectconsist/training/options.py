@@ -1,0 +1,123 @@
+"""Command-line flags shared by trainmeshreg.py (and a future trainmeshwarp.py), with upstream names/defaults.
+
+Upstream flags keep their names and defaults (design notes 1.1). Additions: --data_root, --mano_root, --device,
+--input_width, --pretrained, --encoder_arch, --mano_ncomps, --skeleton_regressor, --checkpoint_root, --exp_dir,
+--train_batchnorm, --toy_size.
+"""
+
+import argparse
+
+DATASET_CHOICES = ["syntho3d", "syntho3dv2", "ho3dv2", "fhbhands", "toy"]
+
+
+def add_data_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--data_root", default="data",
+                       help="folder holding the datasets (data_root/fhbhands, data_root/ho3dv2)")
+    group.add_argument("--train_datasets", nargs="+", default=["fhbhands"], choices=DATASET_CHOICES,
+                       help="'toy' is a tiny in-memory synthetic set for smoke tests")
+    group.add_argument("--val_dataset", default="fhbhands", choices=DATASET_CHOICES)
+    group.add_argument("--train_splits", nargs="+", default=["train"])
+    group.add_argument("--val_split", default="test", choices=["test", "train", "val", "trainval"])
+    group.add_argument("--split_mode", default="objects", choices=["objects", "paper"], help="HO3D split family")
+    group.add_argument("--mini_factor", type=float, default=1, help="keep a random subset (debugging only)")
+    group.add_argument("--fraction", type=float, default=1, help="fraction of annotated ('strong') frames")
+    group.add_argument("--use_cache", action="store_true", help="read the dataset annotation cache")
+    group.add_argument("--no_augm", action="store_true", help="disable all train augmentation")
+    group.add_argument("--block_rot", action="store_true", help="force rotation augmentation to 0")
+    group.add_argument("--max_rot", type=float, default=0, help="rotation augmentation range (radians)")
+    group.add_argument("--version", type=int, default=3, help="HO3D/synthetic set version")
+    group.add_argument("--center_idx", type=int, default=9, help="root joint (9 = middle MCP)")
+    group.add_argument("--center_jittering", type=float, default=0.1)
+    group.add_argument("--scale_jittering", type=float, default=0)
+    group.add_argument("--input_width", type=int, default=None,
+                       help="resize frames to this width (keeps the aspect ratio); default: native width")
+    group.add_argument("--toy_size", type=int, default=16, help="number of samples of the 'toy' dataset")
+    group.add_argument("--workers", type=int, default=0, help="data-loader workers (split over train loaders)")
+    group.add_argument("--batch_size", type=int, default=8, help="per process (global batch = this x world size)")
+
+
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--mano_root", default="assets/mano", help="folder with MANO_RIGHT.pkl / MANO_LEFT.pkl")
+    group.add_argument("--encoder_arch", default="resnet18", choices=["resnet18", "resnet34", "resnet50", "tiny"],
+                       help="torchvision ResNet; 'tiny' is a 3-layer conv net for tests and smoke runs")
+    group.add_argument("--pretrained", default=None,
+                       help="local torchvision ImageNet weights for the encoder (none: random init)")
+    group.add_argument("--mano_ncomps", type=int, default=15, help="MANO PCA pose coefficients")
+    group.add_argument("--skeleton_regressor", default=None,
+                       help="(21, V) vertex-to-FPHAB-skeleton regressor file (.npy/.npz/.pkl 'adaptor'); "
+                            "default: MANO J_regressor + finger tips")
+    group.add_argument("--criterion2d", default="l2", choices=["l2", "l1", "smooth_l1"],
+                       help="unused, as upstream (kept for the folder name)")
+    group.add_argument("--mano_lambda_verts3d", type=float, default=0, help="root-centred hand-vertex MSE")
+    group.add_argument("--mano_lambda_joints3d", type=float, default=0, help="root-centred hand-joint MSE")
+    group.add_argument("--mano_lambda_recov_joints3d", type=float, default=0.5, help="camera-space hand-joint MSE")
+    group.add_argument("--mano_lambda_recov_verts3d", type=float, default=0, help="camera-space hand-vertex MSE")
+    group.add_argument("--mano_lambda_joints2d", type=float, default=0, help="2D joint MSE (pixels / 512)")
+    group.add_argument("--mano_lambda_verts2d", type=float, default=0, help="2D hand-vertex MSE (pixels / 512)")
+    group.add_argument("--mano_lambda_shape", type=float, default=5e-7,
+                       help="beta regulariser; > 0 also enables shape prediction")
+    group.add_argument("--mano_lambda_pose_reg", type=float, default=5e-6, help="PCA-coefficient regulariser")
+    group.add_argument("--obj_lambda_recov_verts3d", type=float, default=0.5, help="camera-space object-vertex MSE")
+    group.add_argument("--obj_lambda_verts3d", type=float, default=0, help="centred rotated object vertices (L1)")
+    group.add_argument("--obj_lambda_verts2d", type=float, default=0, help="2D object-vertex MSE (pixels / 512)")
+    group.add_argument("--obj_trans_factor", type=float, default=100, help="translation multiplier (hand and object)")
+    group.add_argument("--obj_scale_factor", type=float, default=1e-4, help="scale multiplier (hand and object)")
+
+
+def add_optim_args(parser: argparse.ArgumentParser, epochs: int = 10000) -> None:
+    group = parser.add_argument_group("optimisation")
+    group.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
+    group.add_argument("--lr", type=float, default=5e-5)
+    group.add_argument("--momentum", type=float, default=0.9, help="SGD only")
+    group.add_argument("--weight_decay", type=float, default=0)
+    group.add_argument("--epochs", type=int, default=epochs, help="last epoch index (exclusive)")
+    group.add_argument("--lr_decay_step", type=float, default=100, help="StepLR step, in epochs")
+    group.add_argument("--lr_decay_gamma", type=float, default=1,
+                       help="StepLR gamma (1: constant LR; 0: no scheduler, constant LR -- upstream crashed)")
+    group.add_argument("--freeze_batchnorm", action="store_true",
+                       help="BN momentum 0 (BN already runs in eval mode, as upstream); adds _fbn to the folder")
+    group.add_argument("--train_batchnorm", action="store_true",
+                       help="run BatchNorm in train mode (batch statistics) instead of upstream's eval mode")
+
+
+def add_run_args(parser: argparse.ArgumentParser, epoch_display_freq: int = 1) -> None:
+    group = parser.add_argument_group("run")
+    group.add_argument("--com", default="debug/", help="prefix of the run folder name")
+    group.add_argument("--checkpoint_root", default="checkpoints", help="root of the experiment folders")
+    group.add_argument("--exp_dir", default=None, help="explicit experiment folder (overrides the derived name)")
+    group.add_argument("--resume", default=None, help="checkpoint .pth (or its folder) to continue from")
+    group.add_argument("--evaluate", action="store_true", help="one validation pass (needs --resume)")
+    group.add_argument("--manual_seed", type=int, default=0)
+    group.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    group.add_argument("--pyapt_id", default=None, help="name of an empty marker file in results/ (bookkeeping)")
+    group.add_argument("--eval_freq", type=int, default=10, help="validate when epoch %% eval_freq == 0; -1 never")
+    group.add_argument("--display_freq", type=int, default=500, help="save a sample figure every N batches")
+    group.add_argument("--epoch_display_freq", type=int, default=epoch_display_freq,
+                       help="... in epochs where epoch %% N == 0")
+    group.add_argument("--snapshot", type=int, default=100, help="keep checkpoint_{epoch}.pth every N epochs")
+
+
+def trainmeshreg_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Supervised training / evaluation of MeshRegNet")
+    add_data_args(parser)
+    add_model_args(parser)
+    add_optim_args(parser)
+    add_run_args(parser)
+    return parser
+
+
+def experiment_name(args) -> str:
+    """Upstream trainmeshreg folder name without the date level (so that a rerun finds the same folder):
+    {datasets}_{splits}_mini{m}/{com}_frac{f:.1e}lr{lr}_mom{mom}_bs{bs}__lmbeta.._lmpr.._lmrj3d.._lovr3d..seed{s}
+    plus _no_augm / _block_rot / _fbn."""
+    top = f"{'_'.join(args.train_datasets)}_{'_'.join(args.train_splits)}_mini{float(args.mini_factor)}"
+    name = (f"{args.com}_frac{args.fraction:.1e}lr{args.lr}_mom{args.momentum}_bs{args.batch_size}"
+            f"__lmbeta{args.mano_lambda_shape:.1e}_lmpr{args.mano_lambda_pose_reg:.1e}"
+            f"_lmrj3d{args.mano_lambda_recov_joints3d:.1e}_lovr3d{args.obj_lambda_recov_verts3d:.1e}"
+            f"seed{args.manual_seed}")
+    for flag, suffix in (("no_augm", "_no_augm"), ("block_rot", "_block_rot"), ("freeze_batchnorm", "_fbn")):
+        if getattr(args, flag):
+            name += suffix
+    return f"{top}/{name}"

@@ -1,0 +1,394 @@
+"""trainmeshwarp: fine-tuning MeshRegNet with photometric consistency (upstream-design.md 1.2, 3.2, 3.3).
+
+Loaders: "data" = annotated single frames (mode strong) of --train_datasets; "consist" = items [query, nearest
+annotated frame(s)] (mode full, sample_nb, spacing) of --consist_dataset. An epoch takes min(len(data),
+len(consist)) steps; each step runs one data batch and one consist batch through WarpRegNet and takes ONE optimizer
+step on the sum of their losses (the gradients are accumulated by two backward calls, which equals upstream's
+backward of the sum with half the peak memory).
+
+BatchNorm: as upstream, the whole model stays in eval() mode (BN uses its running statistics, its affine
+parameters train); --train_batchnorm switches to train mode; --freeze_batchnorm sets the BN momentum to 0.
+
+Resume (--resume, a trainmeshreg.py or trainmeshwarp.py checkpoint): the MeshRegNet is rebuilt from the
+checkpoint's own options (model flags on this command line are ignored, as upstream), its weights and optimizer
+moments are loaded (lr / weight decay come from this command line), the epoch counter continues. From a
+trainmeshwarp checkpoint the lambda_consist ramp counter, scheduler, random states and history are restored too
+(upstream restarted the ramp); from a trainmeshreg checkpoint they start fresh, as upstream.
+
+Experiment folder: as trainmeshreg (opt.yaml, train.txt / consist.txt / val.txt, tensorboard/, curves.png,
+results.json, images/, evaluation/, checkpoint.pth + snapshots) plus pair figures images/consist_*_pair.png.
+checkpoint["state_dict"] is the MeshRegNet's (so trainmeshreg.py --evaluate --resume works on it) and
+checkpoint["warp_state"] holds WarpRegNet's own state (the ramp counter).
+"""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.data.distributed import DistributedSampler
+from tqdm import tqdm
+
+from handobjectconsist.datasets import sample_keys as K
+from handobjectconsist.datasets.collate import collate_pairs, collate_samples
+from handobjectconsist.evaluation import HandObjectEvaluator
+from handobjectconsist.models import MeshRegNet
+from handobjectconsist.models.warpreg import WarpRegNet
+from handobjectconsist.training.checkpoints import (CHECKPOINT_FORMAT, CheckpointError, atomic_copy,
+                                                    atomic_torch_save, capture_rng_states, load_checkpoint,
+                                                    load_model_state, restore_rng_states)
+from handobjectconsist.training.distributed import DistContext, all_finite, barrier, cleanup, init_distributed
+from handobjectconsist.training.epochpass import NonFiniteLossError, move_to_device, reduce_averages, set_model_mode
+from handobjectconsist.training.monitor import Monitor
+from handobjectconsist.training.options import (DATASET_CHOICES, add_data_args, add_model_args, add_optim_args,
+                                                add_run_args)
+from handobjectconsist.training.samplefig import save_sample_figure
+from handobjectconsist.training.supervised import (build_optimizer, build_scheduler, freeze_batchnorm_momentum,
+                                                   model_options, validate)
+from handobjectconsist.visualize.pairs import save_pair_figure
+from libyana.meters import AverageMeters
+from libyana.seeding import set_all_seeds
+
+LOGGER = logging.getLogger("trainmeshwarp")
+
+
+# ------------------------------------------------------------------------------------------------------ flags
+def trainmeshwarp_parser() -> argparse.ArgumentParser:
+    """trainmeshreg's shared flags with trainmeshwarp's defaults, plus the consistency flags (design notes 1.2)."""
+    parser = argparse.ArgumentParser(description="Fine-tune MeshRegNet with photometric consistency")
+    add_data_args(parser)
+    add_model_args(parser)
+    add_optim_args(parser, epochs=2000)
+    add_run_args(parser, epoch_display_freq=20)
+    group = parser.add_argument_group("consistency")
+    group.add_argument("--consist_dataset", default="fhbhands", choices=DATASET_CHOICES)
+    group.add_argument("--consist_split", default="train")
+    group.add_argument("--no_consist_augm", action="store_true", help="no augmentation on the consist dataset")
+    group.add_argument("--consist_mode", default="warp", choices=["flow", "warp"], help="unused, as upstream")
+    group.add_argument("--consist_scale", type=float, default=1, help="unused, as upstream")
+    group.add_argument("--consist_criterion", default="l1", choices=["l1", "l2", "ssim"])
+    group.add_argument("--progressive_consist_steps", type=int, default=1000,
+                       help="lambda_consist ramp length in consist batches (0: no ramp)")
+    group.add_argument("--consist_gt_refs", action="store_true", help="reference frames use their GT meshes")
+    group.add_argument("--consist_use_backward", action="store_true", help="add the reverse photometric term")
+    group.add_argument("--sample_nb", type=int, default=2, help="frames per consist item (query + sample_nb-1 refs)")
+    group.add_argument("--spacing", type=int, default=0,
+                       help="0: nearest annotated frame; >0: next annotated first; <0: previous first")
+    group.add_argument("--lambda_consist", type=float, default=0.001, help="photometric weight (ramped)")
+    group.add_argument("--lambda_data", type=float, default=0.999,
+                       help="supervised weight (minus the current ramped lambda_consist)")
+    group.add_argument("--occlusion_threshold", type=float, default=0.03,
+                       help="forward-backward flow tolerance, fraction of the image side")
+    return parser
+
+
+def experiment_name(args) -> str:
+    """Upstream trainmeshwarp folder name without the date level."""
+    top = f"{'_'.join(args.train_datasets)}_warp{args.consist_dataset}_mini{float(args.mini_factor)}"
+    name = (f"{args.com}_frac{args.fraction:.1e}_ld{args.lambda_data:.1e}_lc{args.lambda_consist:.1e}"
+            f"crit{args.consist_criterion}sca{args.consist_scale}opt{args.optimizer}_lr{args.lr}_crit{args.criterion2d}"
+            f"_mom{args.momentum}_bs{args.batch_size}_lmj3d{args.mano_lambda_joints3d:.1e}"
+            f"_lmbeta{args.mano_lambda_shape:.1e}_lmpr{args.mano_lambda_pose_reg:.1e}"
+            f"_lmrj3d{args.mano_lambda_recov_joints3d:.1e}_lmrw3d{args.mano_lambda_recov_verts3d:.1e}"
+            f"_lov2d{args.obj_lambda_verts2d:.1e}_lov3d{args.obj_lambda_verts3d:.1e}"
+            f"_lovr3d{args.obj_lambda_recov_verts3d:.1e}cj{args.center_jittering}seed{args.manual_seed}"
+            f"sample_nb{args.sample_nb}_spac{args.spacing}csteps{args.progressive_consist_steps}")
+    for flag, suffix in (("no_augm", "_no_augm"), ("no_consist_augm", "_noconsaugm"), ("block_rot", "_block_rot"),
+                         ("consist_gt_refs", "_gt_refs")):
+        if getattr(args, flag):
+            name += suffix
+    return f"{top}/{name}"
+
+
+# ------------------------------------------------------------------------------------------------------ data
+class ToyPairs(Dataset):
+    """Consist items from the in-memory toy set: [sample i, sample i xor 1] (different hands; smoke runs only)."""
+
+    def __init__(self, frames: Dataset):
+        self.frames = frames
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, idx: int):
+        other = min(idx ^ 1, len(self.frames) - 1)
+        query, ref = dict(self.frames[idx]), dict(self.frames[other])
+        query[K.DIST2QUERY], ref[K.DIST2QUERY] = 0, abs(other - idx)
+        return [query, ref]
+
+
+def frame_dataset(args, name: str, split: str, mode: str, augment: bool, fraction: float,
+                  sample_nb: Optional[int] = None, spacing: int = 0) -> Dataset:
+    """Single frames (sample_nb None) or consist items of dataset `name` (reader + HandObjectDataset)."""
+    if name == "toy":
+        from handobjectconsist.training.data import build_dataset
+
+        frames = build_dataset(args, "toy", split, mode, augment, fraction)
+        return frames if sample_nb is None else ToyPairs(frames)
+    from handobjectconsist.datasets import FPHAB, HO3DV2, HandObjectDataset
+
+    root = Path(args.data_root) / name
+    if name == "fhbhands":
+        reader = FPHAB(root, split=split, fraction=fraction, input_width=args.input_width, mano_root=args.mano_root,
+                       mini_factor=args.mini_factor)
+    elif name == "ho3dv2":
+        reader = HO3DV2(root, split=split, split_mode="objects", fraction=fraction, like_v1=args.version == 1,
+                        input_width=args.input_width, mano_root=args.mano_root)
+    else:
+        raise NotImplementedError(f"dataset {name!r} is not available in this re-implementation; use fhbhands, "
+                                  f"ho3dv2 or toy")
+    return HandObjectDataset(reader, mode=mode, sample_nb=sample_nb, spacing=spacing, augment=augment,
+                             center_jittering=args.center_jittering, scale_jittering=args.scale_jittering,
+                             max_rot=0.0 if args.block_rot else args.max_rot)
+
+
+def _loader(dataset, args, context: DistContext, generator, collate, workers: int, shuffle: bool, drop_last: bool):
+    from handobjectconsist.datasets import seed_worker
+
+    sampler = None
+    if context.distributed and shuffle:
+        sampler = DistributedSampler(dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True,
+                                     seed=args.manual_seed, drop_last=True)
+    return DataLoader(dataset, batch_size=args.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+                      drop_last=drop_last, num_workers=workers, collate_fn=collate, generator=generator,
+                      worker_init_fn=seed_worker, pin_memory=context.device.type == "cuda")
+
+
+def build_loaders(args, context: DistContext, generator: torch.Generator):
+    """(data loader, consist loader, val loader or None on non-main ranks); workers split over the two train
+    loaders, as upstream."""
+    if len(args.train_datasets) != 1 or len(args.train_splits) != 1:
+        raise ValueError("trainmeshwarp uses one --train_datasets / --train_splits pair (got "
+                         f"{args.train_datasets} / {args.train_splits})")
+    workers = args.workers // 2
+    data = frame_dataset(args, args.train_datasets[0], args.train_splits[0], "strong", not args.no_augm,
+                         args.fraction)
+    consist = frame_dataset(args, args.consist_dataset, args.consist_split, "full", not args.no_consist_augm,
+                            args.fraction, sample_nb=args.sample_nb, spacing=args.spacing)
+    data_loader = _loader(data, args, context, generator, collate_samples, workers, True, True)
+    consist_loader = _loader(consist, args, context, generator, collate_pairs, workers, True, True)
+    val_loader = None
+    if context.is_main and args.eval_freq != -1:
+        val = frame_dataset(args, args.val_dataset, args.val_split, "full", False, 1.0)
+        val_loader = _loader(val, args, context, None, collate_samples, args.workers, False, False)
+    return data_loader, consist_loader, val_loader
+
+
+# ------------------------------------------------------------------------------------------------------ epoch
+def _add_losses(meters: AverageMeters, losses: Dict, batch_size: int) -> None:
+    for name, value in losses.items():
+        if value is None:
+            continue
+        value = value.detach().mean().item() if isinstance(value, torch.Tensor) else float(value)
+        meters.add_loss_value(name, value, n=batch_size)
+
+
+def warp_epoch_pass(
+    data_loader,
+    consist_loader,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    epoch: int,
+    device: torch.device,
+    context: Optional[DistContext] = None,
+    train_batchnorm: bool = False,
+    figure_dir: Optional[Path] = None,
+    display_freq: int = 500,
+    center_idx: int = 9,
+    progress: bool = True,
+) -> Dict:
+    """One training epoch alternating data and consist batches, one optimizer step per (data, consist) pair.
+
+    Args:
+        data_loader: yields collated single-frame batches (annotated frames).
+        consist_loader: yields lists [query batch, reference batch, ...] (datasets.collate_pairs).
+        model: WarpRegNet (possibly wrapped in DistributedDataParallel).
+        figure_dir: where figures go (None: none); one data and one pair figure every display_freq steps.
+    Returns:
+        {"train": {loss averages of data batches}, "consist": {... of consist batches},
+         "evaluators": {"train": HandObjectEvaluator, "consist": HandObjectEvaluator (query frames)}}.
+    Raises:
+        NonFiniteLossError naming the epoch, step and batch kind.
+    """
+    context = context or DistContext(device=device)
+    set_model_mode(model, True, train_batchnorm)
+    meters = {"train": AverageMeters(), "consist": AverageMeters()}
+    evaluators = {"train": HandObjectEvaluator(center_idx=center_idx),
+                  "consist": HandObjectEvaluator(center_idx=center_idx)}
+    steps = min(len(data_loader), len(consist_loader))
+    bar = tqdm(zip(range(steps), data_loader, consist_loader), total=steps, desc=f"warp epoch {epoch}", leave=False,
+               disable=not (progress and context.is_main))
+    for step, data_batch, consist_batch in bar:
+        optimizer.zero_grad(set_to_none=True)
+        summed = 0.0
+        for kind, batch in (("train", data_batch), ("consist", consist_batch)):
+            if kind == "train":
+                batch = move_to_device(batch, device)
+                query = batch
+            else:
+                batch = [move_to_device(frame, device) for frame in batch]
+                query = batch[0]
+            sync_off = context.distributed and kind == "train"
+            with model.no_sync() if sync_off else torch.enable_grad():
+                loss, results, losses, extras = model(batch, supervision="data" if kind == "train" else "consist")
+                if not all_finite(loss.detach(), context):
+                    raise NonFiniteLossError(
+                        f"non-finite {kind} loss ({loss.item()}) at epoch {epoch}, step {step}; stopping. The last "
+                        f"checkpoint (previous epoch) is intact and can be resumed.")
+                loss.backward()
+            summed += loss.item()
+            batch_size = query[K.IMAGE].shape[0]
+            _add_losses(meters[kind], losses, batch_size)
+            evaluators[kind].feed(query, results)
+            if figure_dir is not None and display_freq > 0 and step % display_freq == 0 and context.is_main:
+                stem = Path(figure_dir) / f"{kind}_epoch{epoch:04d}_batch{step:06d}"
+                if kind == "train":
+                    save_sample_figure(query, results, f"{stem}_single.png")
+                else:
+                    save_pair_figure(batch[0], batch[1], extras["pairs"][0], f"{stem}_pair.png",
+                                     title=f"epoch {epoch} step {step}")
+        meters["train"].add_loss_value("step_loss", summed, n=1)
+        optimizer.step()
+        bar.set_postfix(loss=f"{summed:.4g}")
+    return {
+        "train": reduce_averages(meters["train"], context, device),
+        "consist": reduce_averages(meters["consist"], context, device),
+        "evaluators": evaluators,
+    }
+
+
+# ------------------------------------------------------------------------------------------------------ run
+def save_warp_checkpoint(exp_dir: Path, epoch: int, opts: Dict, warp: WarpRegNet, optimizer, scheduler,
+                         generator, history: Dict, snapshot: int) -> Path:
+    """checkpoint.pth in trainmeshreg's format (MeshRegNet state_dict) plus "warp_state" (the ramp counter)."""
+    warp_state = {k: v for k, v in warp.state_dict().items() if not k.startswith("meshregnet.")}
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "epoch": epoch,
+        "network": "meshregnet",
+        "trainer": "trainmeshwarp",
+        "opts": opts,
+        "state_dict": warp.meshregnet.state_dict(),
+        "warp_state": warp_state,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": None if scheduler is None else scheduler.state_dict(),
+        "rng": capture_rng_states(generator),
+        "history": history,
+    }
+    path = exp_dir / "checkpoint.pth"
+    atomic_torch_save(state, path)
+    if snapshot > 0 and epoch % snapshot == 0:
+        atomic_copy(path, exp_dir / f"checkpoint_{epoch}.pth")
+    return path
+
+
+def run(argv: Optional[List[str]] = None) -> Dict:
+    """Parse flags and fine-tune. Returns {"exp_dir", "train": [...], "consist": [...], "val": [...]}."""
+    args = trainmeshwarp_parser().parse_args(argv)
+    context = init_distributed(args.device)
+    logging.basicConfig(level=logging.INFO if context.is_main else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    try:
+        return _run(args, context)
+    finally:
+        cleanup(context)
+
+
+def _restore_optimizer(args, optimizer, checkpoint) -> None:
+    if checkpoint.get("optimizer") is None:
+        return
+    try:
+        optimizer.load_state_dict(checkpoint["optimizer"])
+    except (ValueError, KeyError) as err:
+        raise CheckpointError(f"--resume {checkpoint['path']}: optimizer state does not match --optimizer "
+                              f"{args.optimizer} ({err})") from None
+    for group in optimizer.param_groups:  # hyper-parameters come from this command line
+        group["lr"] = args.lr
+        group["initial_lr"] = args.lr
+        group["weight_decay"] = args.weight_decay
+
+
+def _run(args, context) -> Dict:
+    device = context.device
+    set_all_seeds(args.manual_seed)
+    checkpoint = load_checkpoint(args.resume) if args.resume else None
+    from_warp = checkpoint is not None and "warp_state" in checkpoint
+    opts = {**model_options(args, checkpoint), "command": "trainmeshwarp"}
+    exp_dir = Path(args.exp_dir) if args.exp_dir else Path(args.checkpoint_root) / experiment_name(args)
+    meshregnet = MeshRegNet.from_options(opts, pretrained=None if checkpoint else args.pretrained)
+    if checkpoint is not None:
+        load_model_state(meshregnet, checkpoint)
+        LOGGER.info("resumed model from %s (epoch %d)", checkpoint["path"], checkpoint["epoch"])
+    if args.freeze_batchnorm:
+        freeze_batchnorm_momentum(meshregnet)
+    warp = WarpRegNet(meshregnet, lambda_data=args.lambda_data, lambda_consist=args.lambda_consist,
+                      criterion=args.consist_criterion, gt_refs=args.consist_gt_refs,
+                      progressive_steps=args.progressive_consist_steps, use_backward=args.consist_use_backward,
+                      occlusion_threshold=args.occlusion_threshold)
+    if from_warp:
+        warp.load_state_dict({**{f"meshregnet.{k}": v for k, v in meshregnet.state_dict().items()},
+                              **checkpoint["warp_state"]})
+    warp.to(device)
+    optimizer = build_optimizer(args, meshregnet)
+    scheduler = build_scheduler(args, optimizer)
+    start_epoch = 0
+    if checkpoint is not None:
+        start_epoch = int(checkpoint["epoch"])
+        _restore_optimizer(args, optimizer, checkpoint)
+        if from_warp and scheduler is not None and checkpoint.get("scheduler") is not None:
+            scheduler.load_state_dict(checkpoint["scheduler"])
+
+    generator = torch.Generator()
+    generator.manual_seed(args.manual_seed)
+    data_loader, consist_loader, val_loader = build_loaders(args, context, generator)
+    if from_warp and checkpoint.get("rng") is not None:
+        restore_rng_states(checkpoint["rng"], generator)
+    history = checkpoint.get("history") if from_warp else None
+    monitor = Monitor(exp_dir, opts, enabled=context.is_main, history=history)
+    LOGGER.info("experiment folder %s, device %s, world size %d, ramp step %d", exp_dir, device,
+                context.world_size, int(warp.consist_step))
+    train_model = warp
+    if context.distributed:
+        device_ids = [device.index] if device.type == "cuda" else None
+        train_model = DistributedDataParallel(warp, device_ids=device_ids, find_unused_parameters=True)
+    try:
+        epochs = tqdm(range(start_epoch, args.epochs), desc="epochs", disable=not context.is_main)
+        for epoch_idx in epochs:
+            epoch = epoch_idx + 1
+            if context.distributed:
+                data_loader.sampler.set_epoch(epoch_idx)
+                consist_loader.sampler.set_epoch(epoch_idx)
+            show = args.epoch_display_freq > 0 and epoch % args.epoch_display_freq == 0
+            out = warp_epoch_pass(data_loader, consist_loader, train_model, optimizer, epoch, device, context,
+                                  train_batchnorm=args.train_batchnorm,
+                                  figure_dir=exp_dir / "images" if show else None, display_freq=args.display_freq,
+                                  center_idx=args.center_idx)
+            monitor.log_epoch("train", epoch, {**out["train"], **out["evaluators"]["train"].summary(),
+                                               "lr": optimizer.param_groups[0]["lr"]})
+            monitor.log_epoch("consist", epoch, {**out["consist"], **out["evaluators"]["consist"].summary()})
+            epochs.set_postfix(warp=f"{out['consist'].get('warp_loss', float('nan')):.4g}")
+            if scheduler is not None:
+                scheduler.step()
+            if val_loader is not None and epoch_idx % args.eval_freq == 0:
+                validate(args, val_loader, meshregnet, epoch, device, monitor, exp_dir, show)
+            if context.is_main:
+                save_warp_checkpoint(exp_dir, epoch, opts, warp, optimizer, scheduler, generator, monitor.history,
+                                     args.snapshot)
+            barrier(context)
+    finally:
+        monitor.close()
+    return {"exp_dir": exp_dir, **monitor.history}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    try:
+        run(argv)
+    except (CheckpointError, NonFiniteLossError, FileNotFoundError, NotImplementedError, KeyError,
+            ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0

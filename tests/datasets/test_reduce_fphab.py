@@ -1,0 +1,62 @@
+"""reduce_fphab.py: sizes, skipping finished frames, atomic writes, stale temporary files."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from handobjectconsist.datasets import reduce_fphab
+
+SCRIPT = Path(__file__).resolve().parents[2] / "reduce_fphab.py"
+
+
+def _write_full_frames(root, n=2):
+    color = root / "Video_files/Subject_1/open_milk/1/color"
+    color.mkdir(parents=True)
+    for t in range(n):
+        image = np.zeros((1080, 1920, 3), np.uint8)
+        image[:, : 960 + 100 * t] = 200  # left part bright: the resized edge must sit at a quarter of it
+        Image.fromarray(image).save(color / f"color_{t:04d}.jpeg")
+    return color
+
+
+def test_resize_skip_and_stale_temp(tmp_path):
+    _write_full_frames(tmp_path)
+    out = tmp_path / "Video_files_480/Subject_1/open_milk/1/color"
+    out.mkdir(parents=True)
+    (out / f"{reduce_fphab.TMP_MARK}123-color_0000.jpeg").write_bytes(b"half")
+    assert reduce_fphab.main(["--data_root", str(tmp_path), "--workers", "2"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["color_0000.jpeg", "color_0001.jpeg"]
+    small = np.asarray(Image.open(out / "color_0001.jpeg"))
+    assert small.shape == (270, 480, 3)
+    assert small[:, 260, 0].mean() > 150 and small[:, 270, 0].mean() < 50  # edge at 1060 / 4 = 265
+    mtime = (out / "color_0000.jpeg").stat().st_mtime_ns
+    jobs, done, _ = reduce_fphab.list_jobs(tmp_path, 480)
+    assert jobs == [] and done == 2
+    assert reduce_fphab.main(["--data_root", str(tmp_path), "--workers", "1"]) == 0
+    assert (out / "color_0000.jpeg").stat().st_mtime_ns == mtime
+
+
+def test_interrupted_write_leaves_no_frame(tmp_path, monkeypatch):
+    color = _write_full_frames(tmp_path, n=1)
+    dst = tmp_path / "Video_files_480/Subject_1/open_milk/1/color/color_0000.jpeg"
+
+    def failing_save(self, fp, *args, **kwargs):
+        Path(fp).write_bytes(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Image.Image, "save", failing_save)
+    with pytest.raises(KeyboardInterrupt):
+        reduce_fphab.reduce_frame((color / "color_0000.jpeg", dst, (480, 270)))
+    assert not dst.exists()
+
+
+def test_missing_video_files_names_the_path(tmp_path):
+    with pytest.raises(SystemExit, match="Video_files"):
+        reduce_fphab.main(["--data_root", str(tmp_path)])
+    result = subprocess.run([sys.executable, str(SCRIPT), "--data_root", str(tmp_path)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode != 0 and str(tmp_path / "Video_files") in result.stderr

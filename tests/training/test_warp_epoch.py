@@ -1,0 +1,105 @@
+"""trainmeshwarp: flags and folder names, one optimizer step per (data, consist) pair, end-to-end runs on 'toy'."""
+
+import json
+
+import pytest
+import torch
+
+from handobjectconsist.training.checkpoints import load_checkpoint
+from handobjectconsist.training.supervised import run as run_supervised
+from handobjectconsist.training.warp_epoch import experiment_name, run, trainmeshwarp_parser, warp_epoch_pass
+
+
+def test_upstream_command_lines_parse_with_upstream_defaults():
+    args = trainmeshwarp_parser().parse_args(
+        "--freeze_batchnorm --consist_gt_refs --workers 8 --fraction 0.00625 --resume base.pth".split())
+    assert (args.lambda_data, args.lambda_consist, args.progressive_consist_steps) == (0.999, 0.001, 1000)
+    assert (args.sample_nb, args.spacing, args.consist_criterion, args.epochs, args.epoch_display_freq) == \
+        (2, 0, "l1", 2000, 20)
+    name = experiment_name(args)
+    assert name.startswith("fhbhands_warpfhbhands_mini1.0/debug/_frac6.3e-03_ld1.0e+00_lc1.0e-03critl1")
+    assert name.endswith("sample_nb2_spac0csteps1000_gt_refs")
+    control = trainmeshwarp_parser().parse_args(
+        "--freeze_batchnorm --consist_gt_refs --workers 8 --fraction 0.00625 --resume base.pth "
+        "--lambda_data 1 --lambda_consist 0".split())
+    assert "_ld1.0e+00_lc0.0e+00" in experiment_name(control)
+
+
+class _Quadratic(torch.nn.Module):
+    """Stand-in for WarpRegNet: data loss = (w - a)^2, consist loss = 3 (w - b)^2, summed over elements."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(2))
+
+    def forward(self, batch, supervision):
+        frame = batch if supervision == "data" else batch[0]
+        target = frame["target"].mean(0)
+        scale = 1.0 if supervision == "data" else 3.0
+        loss = scale * ((self.w - target) ** 2).sum()
+        return loss, {}, {"loss": loss.detach()}, {"pairs": []}
+
+
+def test_one_optimizer_step_on_the_sum_of_data_and_consist_losses(monkeypatch):
+    monkeypatch.setattr("handobjectconsist.training.warp_epoch.HandObjectEvaluator.feed", lambda *a, **k: None)
+    a, b = torch.tensor([1.0, 2.0]), torch.tensor([-1.0, 0.5])
+    data = [{"image": torch.zeros(1, 3, 2, 2), "target": a.unsqueeze(0)}] * 3
+    consist = [[{"image": torch.zeros(1, 3, 2, 2), "target": b.unsqueeze(0)}, {}]] * 2
+    model = _Quadratic()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    warp_epoch_pass(data, consist, model, optimizer, 1, torch.device("cpu"), progress=False)
+    # Two steps (the shorter loader); each w <- w - 0.1 * (2 (w - a) + 6 (w - b)).
+    w = torch.zeros(2)
+    for _ in range(2):
+        w = w - 0.1 * (2 * (w - a) + 6 * (w - b))
+    assert torch.allclose(model.w.detach(), w)
+
+
+def _argv(mano_root, exp_dir, epochs, extra=""):
+    return (f"--train_datasets toy --val_dataset toy --consist_dataset toy --toy_size 4 --batch_size 2 "
+            f"--input_width 32 --device cpu --mano_root {mano_root} --exp_dir {exp_dir} --epochs {epochs} "
+            f"--eval_freq 2 --epoch_display_freq 0 --display_freq 1 --snapshot 100 --lr 1e-3 --encoder_arch tiny "
+            f"--consist_gt_refs --progressive_consist_steps 3 {extra}").split()
+
+
+@pytest.fixture(scope="module")
+def base_checkpoint(mano_root, tmp_path_factory):
+    exp = tmp_path_factory.mktemp("base")
+    run_supervised(f"--train_datasets toy --val_dataset toy --toy_size 4 --batch_size 2 --input_width 32 "
+                   f"--device cpu --mano_root {mano_root} --exp_dir {exp} --epochs 1 --eval_freq -1 "
+                   f"--epoch_display_freq 0 --encoder_arch tiny".split())
+    return exp / "checkpoint.pth"
+
+
+def test_resume_from_supervised_then_interrupted_run_matches_uninterrupted(mano_root, tmp_path, base_checkpoint):
+    straight = run(_argv(mano_root, tmp_path / "straight", 3, f"--resume {base_checkpoint}"))
+    run(_argv(mano_root, tmp_path / "resumed", 2, f"--resume {base_checkpoint}"))
+    resumed = run(_argv(mano_root, tmp_path / "resumed", 3,
+                        f"--resume {tmp_path / 'resumed' / 'checkpoint.pth'} --epoch_display_freq 3"))
+    # The supervised checkpoint ended epoch 1; fine-tuning continues with epochs 2 and 3.
+    assert [e["epoch"] for e in straight["consist"]] == [2, 3]
+    for split in ("train", "consist", "val"):
+        assert len(straight[split]) == len(resumed[split]) > 0, split
+        for x, y in zip(straight[split], resumed[split]):
+            for key in x:
+                assert x[key] == pytest.approx(y[key], rel=1e-5, abs=1e-9), (split, x["epoch"], key)
+    # Ramp: 2 consist batches per epoch (toy_size 4, batch 2); lambda_c = 0.001 * step / 3, capped.
+    assert [e["lambda_consist"] for e in straight["consist"]] == pytest.approx([0.001 * 0.5 / 3, 0.001 * 2.5 / 3])
+    checkpoint = load_checkpoint(tmp_path / "resumed" / "checkpoint.pth")
+    assert int(checkpoint["warp_state"]["consist_step"]) == 4
+    exp = tmp_path / "resumed"
+    for name in ("opt.yaml", "results.json", "curves.png", "train.txt", "consist.txt", "val.txt"):
+        assert (exp / name).is_file(), name
+    assert sorted(p.name for p in (exp / "images").glob("consist_*_pair.png"))[0] == \
+        "consist_epoch0003_batch000000_pair.png"
+    results = json.loads((exp / "results.json").read_text())
+    assert results["opt"]["command"] == "trainmeshwarp"
+
+
+def test_control_run_has_no_photometric_weight(mano_root, tmp_path, base_checkpoint):
+    out = run(_argv(mano_root, tmp_path / "control", 2,
+                    f"--resume {base_checkpoint} --lambda_data 1 --lambda_consist 0 --eval_freq -1"))
+    consist = out["consist"][-1]
+    assert consist["lambda_consist"] == 0.0 and consist["lambda_data"] == 1.0
+    assert consist["warp_consist"] == pytest.approx(consist["mano_reg_loss"], rel=1e-5)
+    assert consist["warp_loss"] > 0  # still measured and logged
