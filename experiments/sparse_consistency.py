@@ -1,0 +1,118 @@
+"""Issue 7: sparse supervision on the synthetic FPHAB set, with and without photometric consistency.
+
+    python experiments/sparse_consistency.py --data_root DIR --mano_root DIR --fractions 0.0125 0.05 0.2 \
+        --seeds 0 1 2 --step1_epochs N --step2_epochs M --input_width W --out experiments/results/NAME [--estimate]
+
+Protocol (upstream README recipes, upstream-design.md 1.2 and 9): step 1 = trainmeshreg.py --freeze_batchnorm
+--fraction f for N epochs; step 2 = trainmeshwarp.py --freeze_batchnorm --consist_gt_refs --fraction f --resume
+<step 1> for M more epochs, once with consistency (--lambda_data / --lambda_consist, upstream 0.999 / 0.001) and once
+as the control (--lambda_data 1 --lambda_consist 0). Every final model (and the step-1 model) is evaluated on the
+test split. Writes --out/results.json (every run's metrics), table.md and plot.png; runs live in --runs_dir and
+finished ones are skipped, so the command can be rerun after an interruption. See experiments/README.md.
+"""
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from experiments.sparsesup import aggregate, data, runs  # noqa: E402
+from experiments.sparsesup.plot import plot_errors  # noqa: E402
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data_root", required=True,
+                   help="folder holding fhbhands/ (or the FPHAB folder itself); a missing set is generated")
+    p.add_argument("--mano_root", required=True,
+                   help="folder with MANO_RIGHT.pkl; the synthetic MANO-format hand is written there if missing")
+    p.add_argument("--preset", default="bench", choices=["tiny", "demo", "bench"], help="synthetic set to generate")
+    p.add_argument("--data_seed", type=int, default=0, help="seed of the generated dataset")
+    p.add_argument("--gen_workers", type=int, default=2, help="processes generating the dataset")
+    p.add_argument("--fractions", type=float, nargs="+", default=[0.0125, 0.05, 0.2], help="annotated fractions")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--step1_epochs", type=int, required=True, help="epochs of supervised step 1")
+    p.add_argument("--step2_epochs", type=int, required=True, help="epochs of step 2 (consistency and control)")
+    p.add_argument("--input_width", type=int, default=128, help="frame width fed to the network (16:9)")
+    p.add_argument("--batch_size", type=int, default=8)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--encoder_arch", default="resnet18", choices=["resnet18", "resnet34", "resnet50", "tiny"])
+    p.add_argument("--pretrained", default=None, help="local torchvision ImageNet weights for the encoder")
+    p.add_argument("--lambda_consist", type=float, default=0.001,
+                   help="photometric weight of the consistency runs (upstream 0.001; synthetic scales may need more)")
+    p.add_argument("--lambda_data", type=float, default=0.999, help="supervised weight of the consistency runs")
+    p.add_argument("--progressive_consist_steps", type=int, default=1000,
+                   help="lambda_consist ramp length in consist batches (upstream 1000; 0: no ramp)")
+    p.add_argument("--consist_criterion", default="l1", choices=["l1", "l2", "ssim"])
+    p.add_argument("--extra", default="", help="further training flags for both steps, e.g. \"--max_rot 0.2\"")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--workers", type=int, default=0, help="data-loader workers")
+    p.add_argument("--out", default="experiments/results/sparse_consistency",
+                   help="folder for results.json, table.md, plot.png (small, committed)")
+    p.add_argument("--runs_dir", default=None,
+                   help="experiment folders of the runs (large; default checkpoints/sparse_consistency/<out name>)")
+    p.add_argument("--estimate", action="store_true",
+                   help="print the number of runs and their time on this machine from timed first epochs; no runs")
+    return p
+
+
+def write_outputs(records, out: Path, command: str, settings) -> None:
+    """results.json, table.md and plot.png from the finished runs."""
+    summary = aggregate.summarize(records)
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {"command": command, "settings": runs.settings_dict(settings), "runs": records, "summary": summary,
+               "target": aggregate.target_verdict(summary)}
+    runs.write_json_atomic(out / "results.json", payload)
+    (out / "table.md").write_text(aggregate.format_table(summary, command))
+    plot_errors(summary, out / "plot.png",
+                title=f"synthetic FPHAB, step 1 {settings.step1_epochs} + step 2 {settings.step2_epochs} epochs, "
+                      f"lambda_consist {settings.lambda_consist:g}, width {settings.input_width}")
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser().parse_args(argv)
+    command = "python experiments/sparse_consistency.py " + shlex.join(argv)
+    out = Path(args.out)
+    runs_dir = Path(args.runs_dir) if args.runs_dir else Path("checkpoints") / "sparse_consistency" / out.name
+    mano_root = data.ensure_mano(args.mano_root)
+    folder = data.dataset_dir(args.data_root)
+    if folder.is_dir() or not args.estimate:
+        folder = data.ensure_fphab(args.data_root, mano_root, args.preset, args.data_seed, args.gen_workers)
+    train_root = data.training_data_root(folder, runs_dir / "data")
+    settings = runs.Settings(
+        data_root=str(train_root), mano_root=str(mano_root), input_width=args.input_width,
+        batch_size=args.batch_size, lr=args.lr, encoder_arch=args.encoder_arch, pretrained=args.pretrained,
+        step1_epochs=args.step1_epochs, step2_epochs=args.step2_epochs, lambda_data=args.lambda_data,
+        lambda_consist=args.lambda_consist, progressive_consist_steps=args.progressive_consist_steps,
+        consist_criterion=args.consist_criterion, extra=shlex.split(args.extra), device=args.device,
+        workers=args.workers)
+    fractions = sorted(set(args.fractions))
+    if args.estimate:
+        from experiments.sparsesup.estimate import estimate
+
+        result = estimate(settings, folder, args.preset, args.data_seed, fractions, args.seeds, runs_dir)
+        print(json.dumps({k: v for k, v in result.items() if k != "per_fraction"}, indent=1))
+        return 0
+    counts = data.counts_from_dataset(folder)
+    for fraction in fractions:
+        annotated = data.annotated_count(counts["train"], fraction)
+        if annotated < args.batch_size:
+            raise SystemExit(f"--fractions {fraction:g}: only {annotated} annotated training frames in {folder}, "
+                             f"fewer than --batch_size {args.batch_size} (training drops incomplete batches, so it "
+                             f"would take no step); use a larger fraction or a smaller --batch_size")
+    records = runs.run_grid(settings, runs_dir, fractions, args.seeds, counts,
+                            after_each=lambda done: write_outputs(done, out, command, settings))
+    write_outputs(records, out, command, settings)
+    print((out / "table.md").read_text())
+    print(f"wrote {out / 'results.json'}, {out / 'table.md'}, {out / 'plot.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,6 @@
+"""Sparse supervision with and without photometric consistency (issue 7; upstream-design.md 1.2 and 9).
+
+Modules: data (MANO / synthetic FPHAB set, annotated-frame counts), runs (step 1, step 2 with consistency and the
+control, evaluation, skip-if-done), aggregate (mean/std, relative change, table.md), plot (plot.png), estimate
+(--estimate timing). The command line is experiments/sparse_consistency.py.
+"""

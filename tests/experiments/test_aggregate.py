@@ -1,0 +1,67 @@
+"""Aggregation of per-run metrics: mean/std over seeds, relative change against the control, target verdict."""
+
+import math
+
+import numpy as np
+
+from experiments.sparsesup.aggregate import (format_table, mean_std, relative_change, summarize,
+                                             target_verdict)
+
+HAND, OBJ, HAND2D, OBJ2D = ("joints3d_epe_mean_mm", "objverts3d_mepe_trans_mm", "joints2d_base_epe_mean_px",
+                            "objverts2d_mepe_px")
+
+
+def _records(fraction, method, hands, objs):
+    return [{"fraction": fraction, "seed": seed, "method": method, "annotated": 3, "train_frames": 120,
+             "metrics": {HAND: h, OBJ: o, HAND2D: h / 2, OBJ2D: o / 2}}
+            for seed, (h, o) in enumerate(zip(hands, objs))]
+
+
+def test_mean_and_sample_std_match_numpy():
+    values = [40.0, 42.5, 44.25]
+    stats = mean_std(values)
+    assert math.isclose(stats["mean"], np.mean(values))
+    assert math.isclose(stats["std"], np.std(values, ddof=1))
+    assert stats["n"] == 3
+    assert mean_std([7.0]) == {"mean": 7.0, "std": 0.0, "n": 1}
+    assert mean_std([])["n"] == 0
+
+
+def test_relative_change_in_percent():
+    assert math.isclose(relative_change(40.2, 44.3), 100 * (40.2 - 44.3) / 44.3)  # the paper's hand, about -9.3 %
+    assert relative_change(50.0, 50.0) == 0.0
+
+
+def test_summary_changes_and_target_on_hand_made_numbers():
+    runs = (_records(0.0125, "control", [40, 42, 44], [60, 62, 64])
+            + _records(0.0125, "consist", [36, 37, 38], [50, 51, 52])
+            + _records(0.0125, "step1", [45, 46, 47], [70, 71, 72])
+            + _records(0.2, "control", [20, 21, 22], [30, 30, 30])
+            + _records(0.2, "consist", [20, 21, 22], [29, 31, 30]))
+    summary = summarize(runs)
+    assert summary["fractions"] == [0.0125, 0.2]
+    cell = summary["cells"][0.0125]
+    assert math.isclose(cell["control"][HAND]["mean"], 42) and math.isclose(cell["control"][HAND]["std"], 2)
+    change = summary["changes"][0.0125]
+    assert math.isclose(change[HAND]["of_means"], 100 * (37 - 42) / 42)
+    paired = [100 * (c - b) / b for c, b in zip([36, 37, 38], [40, 42, 44])]
+    assert math.isclose(change[HAND]["paired"]["mean"], np.mean(paired))
+    assert math.isclose(change[HAND]["paired"]["std"], np.std(paired, ddof=1))
+    assert change[HAND]["beyond_spread"]  # 37 + 1 < 42 - 2
+    assert not summary["changes"][0.2][HAND]["beyond_spread"]
+    verdict = target_verdict(summary)
+    assert verdict["fraction"] == 0.0125 and verdict["met"]  # hand -11.9 %, object -17.7 %
+
+    table = format_table(summary, command="python experiments/sparse_consistency.py ...")
+    assert "| 1.25 % (3/120 frames) | control (no consistency) | 3 | 42.0 ± 2.0 | 62.0 ± 2.0 | 21.0 ± 1.0 |" in table
+    assert f"{100 * (37 - 42) / 42:+.1f} %" in table
+    assert "MET" in table and "NOT met" not in table
+
+
+def test_target_not_met_when_reduction_is_within_the_seed_spread():
+    runs = (_records(0.0125, "control", [40, 50, 60], [60, 70, 80])
+            + _records(0.0125, "consist", [34, 44, 54], [50, 60, 70]))
+    verdict = target_verdict(summarize(runs))
+    assert verdict["metrics"][HAND]["reduction_percent"] > 10  # 12 % lower on average ...
+    assert not verdict["metrics"][HAND]["beyond_spread"]  # ... but the spread is 10 mm
+    assert not verdict["met"]

@@ -1,0 +1,121 @@
+"""experiments/sparse_consistency.py end to end on the tiny synthetic FPHAB set, plus resumability and run naming."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from experiments import sparse_consistency
+from experiments.sparsesup import data, runs
+from handobjectconsist.datasets import FPHAB
+
+TINY = ["--preset", "tiny", "--fractions", "0.2", "--seeds", "0", "--step1_epochs", "1", "--step2_epochs", "1",
+        "--input_width", "48", "--batch_size", "2", "--encoder_arch", "tiny", "--device", "cpu"]
+METHODS = {"step1", "consist", "control"}
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, fphab_tiny_root, mano_root):
+    """One complete tiny experiment: (argv, out folder, runs folder)."""
+    base = tmp_path_factory.mktemp("sparse")
+    argv = ["--data_root", str(fphab_tiny_root), "--mano_root", str(mano_root), "--out", str(base / "out"),
+            "--runs_dir", str(base / "runs")] + TINY
+    assert sparse_consistency.main(argv) == 0
+    return argv, base / "out", base / "runs"
+
+
+def test_outputs_hold_finite_metrics_for_every_method(finished):
+    _, out, _ = finished
+    results = json.loads((out / "results.json").read_text())
+    assert {r["method"] for r in results["runs"]} == METHODS
+    for record in results["runs"]:
+        for key in ("joints3d_epe_mean_mm", "objverts3d_mepe_trans_mm", "joints2d_base_epe_mean_px",
+                    "objverts2d_mepe_px"):
+            assert math.isfinite(record["metrics"][key]) and record["metrics"][key] > 0, (record["method"], key)
+    table = (out / "table.md").read_text()
+    for label in ("control (no consistency)", "+ photometric consistency", "change vs control"):
+        assert label in table
+    with Image.open(out / "plot.png") as image:
+        assert image.size[0] > 300 and image.size[1] > 300
+
+
+def test_step2_runs_resume_step1_with_and_without_consistency(finished):
+    _, _, run_root = finished
+    dirs = runs.run_dirs(_settings(finished), run_root, 0.2, 0)
+    for method in ("consist", "control"):
+        checkpoint = torch.load(dirs[method] / "checkpoint.pth", map_location="cpu", weights_only=False)
+        assert checkpoint["epoch"] == 2  # 1 epoch of step 1 + 1 of step 2
+        assert checkpoint["trainer"] == "trainmeshwarp"
+        assert checkpoint["opts"]["consist_gt_refs"] is True
+    consist = torch.load(dirs["consist"] / "checkpoint.pth", map_location="cpu", weights_only=False)["opts"]
+    control = torch.load(dirs["control"] / "checkpoint.pth", map_location="cpu", weights_only=False)["opts"]
+    assert (consist["lambda_data"], consist["lambda_consist"]) == (0.999, 0.001)
+    assert (control["lambda_data"], control["lambda_consist"]) == (1.0, 0.0)
+
+
+def test_rerun_skips_finished_runs_and_an_unevaluated_run_is_only_evaluated(finished, monkeypatch):
+    argv, out, run_root = finished
+    before = json.loads((out / "results.json").read_text())["runs"]
+    calls = []
+    real_supervised = runs.run_supervised
+
+    def no_training(name):
+        def fail(argv):
+            raise AssertionError(f"{name} trained again: {argv}")
+        return fail
+
+    def supervised(argv):
+        assert "--evaluate" in argv, "step 1 trained again"
+        calls.append(argv)
+        return real_supervised(argv)
+
+    monkeypatch.setattr(runs, "run_warp", no_training("trainmeshwarp"))
+    monkeypatch.setattr(runs, "run_supervised", supervised)
+    assert sparse_consistency.main(argv) == 0
+    assert calls == []
+    # A run killed after training but before its evaluation: only the evaluation is redone, with the same result.
+    control_dir = runs.run_dirs(_settings(finished), run_root, 0.2, 0)["control"]
+    (control_dir / runs.DONE_FILE).unlink()
+    assert sparse_consistency.main(argv) == 0
+    assert len(calls) == 1
+    after = json.loads((out / "results.json").read_text())["runs"]
+    for old, new in zip(before, after):
+        assert old["method"] == new["method"]
+        assert np.isclose(old["metrics"]["joints3d_epe_mean_mm"], new["metrics"]["joints3d_epe_mean_mm"])
+
+
+def test_changed_consistency_weight_reuses_step1_and_control_only(finished):
+    settings = _settings(finished)
+    heavier = runs.Settings(**{**runs.settings_dict(settings), "lambda_consist": 0.1})
+    a, b = runs.run_dirs(settings, "r", 0.2, 0), runs.run_dirs(heavier, "r", 0.2, 0)
+    assert a["step1"] == b["step1"] and a["control"] == b["control"]
+    assert a["consist"] != b["consist"]
+
+
+def test_annotated_count_matches_the_reader(fphab_tiny_root):
+    counts = data.counts_from_dataset(fphab_tiny_root)
+    for fraction in (0.2, 0.5, 1.0):
+        reader = FPHAB(fphab_tiny_root, split="train", fraction=fraction)
+        assert data.annotated_count(counts["train"], fraction) == int(reader.sparse_map.annotated.sum())
+    assert sum(counts["train"]) == len(FPHAB(fphab_tiny_root, split="train"))
+
+
+def _settings(finished) -> runs.Settings:
+    _, out, _ = finished
+    return runs.Settings(**json.loads((out / "results.json").read_text())["settings"])
+
+
+def test_estimate_counts_runs_and_times_without_running_the_experiment(fphab_tiny_root, mano_root, tmp_path,
+                                                                        capsys):
+    argv = ["--data_root", str(fphab_tiny_root), "--mano_root", str(mano_root), "--out", str(tmp_path / "out"),
+            "--runs_dir", str(tmp_path / "runs"), "--estimate"] + TINY
+    argv[argv.index("--seeds") + 1:argv.index("--seeds") + 2] = ["0", "1"]
+    assert sparse_consistency.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "6 training runs (1 fractions x 2 seeds" in printed
+    result = json.loads(printed[printed.rindex("\n{\n") + 1:])
+    assert result["runs"] == 6 and result["total_s"] > 0 and result["remaining_s"] == pytest.approx(result["total_s"])
+    assert not (tmp_path / "out").exists() and not (tmp_path / "runs" / "frac0.2_seed0").exists()
