@@ -19,7 +19,6 @@ import json
 import resource
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import torch
 
 from handobjectconsist.datasets.collate import collate_samples
 from handobjectconsist.models.meshregnet import MeshRegNet
+from handobjectconsist.synth.pipeline import mano_root_or_synthetic
 from handobjectconsist.training.distributed import resolve_device
 from handobjectconsist.training.epochpass import move_to_device
 from handobjectconsist.training.toy_data import ToyHandObjectDataset
@@ -57,14 +57,22 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     torch.manual_seed(0)
-    tmp = None
-    mano_root = args.mano_root
-    if mano_root is None:
-        from handobjectconsist.synth.mano_hand import write_synthetic_mano
+    with mano_root_or_synthetic(args.mano_root) as mano_root:
+        result = _measure(args, device, mano_root)
+    print(f"{'measure':<28}{'value':>14}")
+    print(f"{'train step (median, s)':<28}{result['train_step_s']:>14.4f}")
+    print(f"{'encoder fwd+bwd (median, s)':<28}{result['encoder_step_s']:>14.4f}")
+    print(f"{'ratio (target <= 1.15)':<28}{result['ratio']:>14.3f}")
+    print(f"{'peak memory (MB)':<28}{result['peak_memory_mb']:>14.1f}   [{result['peak_memory_kind']}]")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {out}")
+    return 0
 
-        tmp = tempfile.TemporaryDirectory()
-        write_synthetic_mano(tmp.name, seed=0)
-        mano_root = tmp.name
+
+def _measure(args, device: torch.device, mano_root: str) -> dict:
+    """Timings and peak memory of the training step and the bare encoder (the JSON result)."""
     height = round(args.input_width * 270 / 480)
     dataset = ToyHandObjectDataset(mano_root, size=args.batch_size, image_size=(args.input_width, height),
                                    vary_obj_verts=True, obj_verts=600)
@@ -108,7 +116,7 @@ def main(argv=None) -> int:
         peak = _maxrss_bytes() - rss_before
         peak_kind = "maxrss growth during training"
     step, enc = statistics.median(step_times), statistics.median(encoder_times)
-    result = {
+    return {
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "torch_threads": torch.get_num_threads(),
@@ -125,18 +133,6 @@ def main(argv=None) -> int:
         "train_step_all_s": step_times,
         "encoder_step_all_s": encoder_times,
     }
-    print(f"{'measure':<28}{'value':>14}")
-    print(f"{'train step (median, s)':<28}{step:>14.4f}")
-    print(f"{'encoder fwd+bwd (median, s)':<28}{enc:>14.4f}")
-    print(f"{'ratio (target <= 1.15)':<28}{step / enc:>14.3f}")
-    print(f"{'peak memory (MB)':<28}{peak / 2**20:>14.1f}   [{peak_kind}]")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(f"wrote {out}")
-    if tmp is not None:
-        tmp.cleanup()
-    return 0
 
 
 if __name__ == "__main__":

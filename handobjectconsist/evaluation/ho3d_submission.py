@@ -12,8 +12,6 @@ joints are reordered with PROJECT_TO_MANO (the inverse of the reading order MANO
 
 import io
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ import numpy as np
 import torch
 
 from handobjectconsist.mano.joints import NUM_JOINTS, PROJECT_TO_MANO
+from libyana.fileio import atomic_write_bytes
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 
@@ -66,22 +65,6 @@ def to_ho3d_frame(joints3d: ArrayLike, hand_verts3d: ArrayLike) -> Tuple[np.ndar
 
 def _rounded(points: np.ndarray) -> List[List[float]]:
     return [[round(float(c), DECIMALS) for c in point] for point in points]
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write through a temporary file in the same folder and os.replace: readers never see a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
-        raise
 
 
 class HO3DSubmissionWriter:
@@ -151,8 +134,8 @@ class HO3DSubmissionWriter:
         out_dir = Path(out_dir)
         text = self.to_json().encode("utf-8")
         json_path, zip_path = out_dir / JSON_NAME, out_dir / ZIP_NAME
-        _atomic_write_bytes(json_path, text)
-        _atomic_write_bytes(zip_path, _zip_bytes(JSON_NAME, text))
+        atomic_write_bytes(json_path, text)
+        atomic_write_bytes(zip_path, _zip_bytes(JSON_NAME, text))
         return SubmissionPaths(json=json_path, zip=zip_path)
 
 

@@ -2,7 +2,6 @@
 
 import argparse
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -64,17 +63,13 @@ def main(dataset: str, argv=None) -> int:
     args = _parser(dataset).parse_args(argv)
     if not args.out and not args.verify:
         _parser(dataset).error("give --out DIR (write a dataset) and/or --verify DIR")
-    tmp = None
-    mano_root = args.mano_root
-    if mano_root is None:
-        from handobjectconsist.synth.mano_hand import write_synthetic_mano
+    with pipeline.mano_root_or_synthetic(args.mano_root) as mano_root:
+        _write_verify_preview(dataset, args, mano_root)
+    return 0
 
-        tmp = tempfile.TemporaryDirectory()
-        write_synthetic_mano(tmp.name, seed=0)
-        mano_root = tmp.name
-    elif not (Path(mano_root) / "MANO_RIGHT.pkl").exists():
-        raise SystemExit(f"--mano_root {mano_root}: no MANO_RIGHT.pkl there; write the synthetic hand with "
-                         f"`python -m handobjectconsist.synth mano --out {mano_root}` or point to the official files")
+
+def _write_verify_preview(dataset: str, args, mano_root: str) -> None:
+    """--out (write and print statistics), then --verify, then --preview, with the MANO folder mano_root."""
     if args.out:
         timer = pipeline.Timer()
         overrides = {"frames": args.frames, "supersample": args.supersample}
@@ -96,4 +91,3 @@ def main(dataset: str, argv=None) -> int:
     if args.preview:
         path = contact_sheet(args.out or args.verify, dataset, args.preview)
         print(f"preview: {path}")
-    return 0

@@ -17,10 +17,9 @@ Written under DIR:
 The camera constants are those of handobjectconsist.datasets.fphab_camera (FPHAB's real calibration).
 """
 
-import argparse
 import pickle
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -245,24 +244,7 @@ def write_fphab(out_dir, mano_root, preset: str = "tiny", seed: int = 0, workers
     out.mkdir(parents=True, exist_ok=True)
     config, seqs = plan(preset, **overrides)
     _write_static_files(out, config, seqs)
-    jobs = [{"spec": asdict(s), "out": str(out), "config": config, "seed": int(seed), "mano_root": str(mano_root)}
-            for s in seqs]
-    results = pipeline.run_jobs(_write_sequence, jobs, workers, "fphab sequences")
-    motion = np.concatenate([np.asarray(r["motion_px"]) for r in results]) if results else np.zeros(0)
-    meta = {
-        "generator": "handobjectconsist.synth.fphab",
-        "preset": preset,
-        "seed": int(seed),
-        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()},
-        "appearance": {r["rel"]: r["appearance"] for r in results},
-        "stats": {
-            "median_interframe_motion_px": float(np.median(motion)) if motion.size else 0.0,
-            "joints_on_hand": float(np.mean([r["joint_hits"][0] for r in results])),
-            "joints_on_hand_or_object": float(np.mean([r["joint_hits"][1] for r in results])),
-            "max_grasp_penetration_mm": float(max(r["penetration_mm"] for r in results)),
-        },
-    }
-    pipeline.write_json(out / "hoc_synth.json", meta)
+    pipeline.write_sequences(_write_sequence, out, seqs, config, seed, mano_root, workers, "fphab", preset)
     return out
 
 

@@ -17,7 +17,7 @@ verts = ManoLayer(flat_hand_mean=True, use_pca=False)(handPose, handBeta) + hand
 import pickle
 import re
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -200,24 +200,7 @@ def write_ho3d(out_dir, mano_root, preset: str = "tiny", seed: int = 0, workers:
     for split, list_name in (("train", "train.txt"), ("evaluation", "evaluation.txt")):
         lines = [f"{s.name}/{t:04d}" for s in seqs if s.split == split for t in range(s.n_frames)]
         (out / list_name).write_text("\n".join(lines) + ("\n" if lines else ""))
-    jobs = [{"spec": asdict(s), "out": str(out), "config": config, "seed": int(seed), "mano_root": str(mano_root)}
-            for s in seqs]
-    results = pipeline.run_jobs(_write_sequence, jobs, workers, "ho3d sequences")
-    motion = np.concatenate([np.asarray(r["motion_px"]) for r in results])
-    meta = {
-        "generator": "handobjectconsist.synth.ho3d",
-        "preset": preset,
-        "seed": int(seed),
-        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()},
-        "appearance": {r["rel"]: r["appearance"] for r in results},
-        "stats": {
-            "median_interframe_motion_px": float(np.median(motion)) if motion.size else 0.0,
-            "joints_on_hand": float(np.mean([r["joint_hits"][0] for r in results])),
-            "joints_on_hand_or_object": float(np.mean([r["joint_hits"][1] for r in results])),
-            "max_grasp_penetration_mm": float(max(r["penetration_mm"] for r in results)),
-        },
-    }
-    pipeline.write_json(out / "hoc_synth.json", meta)
+    pipeline.write_sequences(_write_sequence, out, seqs, config, seed, mano_root, workers, "ho3d", preset)
     return out
 
 

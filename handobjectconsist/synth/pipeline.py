@@ -1,11 +1,15 @@
-"""Machinery shared by the synthetic FPHAB and HO3D writers: the hand model per process, worker pools, mesh
-evaluation from written annotations, frame rendering, motion statistics and small file writers.
+"""Machinery shared by the synthetic FPHAB and HO3D writers: the MANO folder, the hand model per process, worker
+pools, mesh evaluation from written annotations, frame rendering, motion statistics and small file writers.
 """
 
 import json
 import multiprocessing
+import tempfile
 import time
+from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
+from typing import Iterator, Optional
 
 import numpy as np
 import torch
@@ -14,6 +18,24 @@ from PIL import Image
 from handobjectconsist.synth.compose import FrameRenderer, skin_params
 
 _HAND = {}  # mano_root -> (ManoLayer, skinning weights), one per process
+
+
+@contextmanager
+def mano_root_or_synthetic(mano_root: Optional[str] = None) -> Iterator[str]:
+    """The MANO folder to use: `mano_root` itself (checked to hold MANO_RIGHT.pkl), or, when it is None, a
+    temporary folder holding the synthetic hand (seed 0), removed when the block ends."""
+    if mano_root is not None:
+        if not (Path(mano_root) / "MANO_RIGHT.pkl").exists():
+            raise SystemExit(f"--mano_root {mano_root}: no MANO_RIGHT.pkl there; write the synthetic hand with "
+                             f"`python -m handobjectconsist.synth mano --out {mano_root}` or point to the official "
+                             f"files")
+        yield str(mano_root)
+        return
+    from handobjectconsist.synth.mano_hand import write_synthetic_mano
+
+    with tempfile.TemporaryDirectory() as tmp:
+        write_synthetic_mano(tmp, seed=0)
+        yield tmp
 
 
 def hand_model(mano_root):
@@ -138,6 +160,37 @@ def run_jobs(fn, jobs: list, workers: int, desc: str) -> list:
         for i, result in enumerate(tqdm(it, total=len(jobs), desc=desc, unit="seq", leave=False)):
             results[i] = result
     return results
+
+
+def write_sequences(write_sequence, out: Path, seqs: list, config: dict, seed: int, mano_root, workers: int,
+                    dataset: str, preset: str) -> None:
+    """Write every sequence with write_sequence(job) (in `workers` processes), then out/hoc_synth.json: the
+    generator module, preset, seed, config, per-sequence appearance and dataset statistics (median inter-frame
+    motion in pixels, fraction of joints on the hand / on hand or object, worst grasp penetration in mm).
+
+    Args:
+        write_sequence: picklable fn(job) -> {"rel", "appearance", "motion_px", "joint_hits", "penetration_mm"};
+            job = {"spec" (asdict of a sequence spec), "out", "config", "seed", "mano_root"}.
+        seqs: sequence specs (dataclasses); dataset: "fphab" | "ho3d" (names the generator module).
+    """
+    jobs = [{"spec": asdict(s), "out": str(out), "config": config, "seed": int(seed), "mano_root": str(mano_root)}
+            for s in seqs]
+    results = run_jobs(write_sequence, jobs, workers, f"{dataset} sequences")
+    motion = np.concatenate([np.asarray(r["motion_px"]) for r in results]) if results else np.zeros(0)
+    meta = {
+        "generator": f"handobjectconsist.synth.{dataset}",
+        "preset": preset,
+        "seed": int(seed),
+        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()},
+        "appearance": {r["rel"]: r["appearance"] for r in results},
+        "stats": {
+            "median_interframe_motion_px": float(np.median(motion)) if motion.size else 0.0,
+            "joints_on_hand": float(np.mean([r["joint_hits"][0] for r in results])),
+            "joints_on_hand_or_object": float(np.mean([r["joint_hits"][1] for r in results])),
+            "max_grasp_penetration_mm": float(max(r["penetration_mm"] for r in results)),
+        },
+    }
+    write_json(out / "hoc_synth.json", meta)
 
 
 class Timer:

@@ -5,15 +5,17 @@ Content of checkpoint.pth: {"format", "epoch" (number of finished epochs), "opts
 loader generator), "history" (per-epoch metrics, so curves and results.json continue after a resume)}.
 """
 
-import os
 import random
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Dict, Optional, Union
 
 import numpy as np
 import torch
+
+from libyana.fileio import atomic_copy, atomic_open
+
+__all__ = ["CHECKPOINT_FORMAT", "CheckpointError", "atomic_copy", "atomic_torch_save", "capture_rng_states",
+           "load_checkpoint", "load_model_state", "restore_rng_states", "save_training_checkpoint"]
 
 CHECKPOINT_FORMAT = "handobjectconsist/meshregnet-checkpoint-v1"
 
@@ -24,33 +26,38 @@ class CheckpointError(RuntimeError):
 
 def atomic_torch_save(obj, path: Union[str, Path]) -> None:
     """torch.save to a temporary file in the same folder, then os.replace: readers never see a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(obj, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
-        raise
+    with atomic_open(path, "wb") as stream:
+        torch.save(obj, stream)
 
 
-def atomic_copy(src: Union[str, Path], dst: Union[str, Path]) -> None:
-    """Copy src to dst through a temporary file and os.replace."""
-    dst = Path(dst)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    os.close(handle)
-    try:
-        shutil.copyfile(src, tmp_name)
-        os.replace(tmp_name, dst)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
-        raise
+def save_training_checkpoint(exp_dir: Path, epoch: int, opts: Dict, model: torch.nn.Module, optimizer, scheduler,
+                             generator: Optional[torch.Generator], history: Dict, snapshot: int,
+                             extra: Optional[Dict] = None) -> Path:
+    """Atomic exp_dir/checkpoint.pth (+ checkpoint_{epoch}.pth when epoch % snapshot == 0).
+
+    Args:
+        epoch: number of finished epochs.
+        model: the MeshRegNet whose state_dict is stored (trainmeshreg.py --resume / --evaluate load it).
+        generator: the train loader's generator (its state is stored with the other random states).
+        extra: further entries of the checkpoint dict (e.g. trainmeshwarp's "trainer" and "warp_state").
+    """
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "epoch": epoch,
+        "network": "meshregnet",
+        "opts": opts,
+        "state_dict": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": None if scheduler is None else scheduler.state_dict(),
+        "rng": capture_rng_states(generator),
+        "history": history,
+        **(extra or {}),
+    }
+    path = Path(exp_dir) / "checkpoint.pth"
+    atomic_torch_save(state, path)
+    if snapshot > 0 and epoch % snapshot == 0:
+        atomic_copy(path, Path(exp_dir) / f"checkpoint_{epoch}.pth")
+    return path
 
 
 def capture_rng_states(loader_generator: Optional[torch.Generator] = None) -> Dict:

@@ -1,15 +1,16 @@
-"""Datasets and loaders for training/validation from the command-line flags."""
+"""Datasets and loaders for training, consistency fine-tuning and validation, from the command-line flags
+(the one place that builds them for trainmeshreg and trainmeshwarp)."""
 
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
-from handobjectconsist.datasets.collate import collate_samples
+from handobjectconsist.datasets.collate import collate_pairs, collate_samples
 from handobjectconsist.training.distributed import DistContext
-from handobjectconsist.training.toy_data import ToyHandObjectDataset
+from handobjectconsist.training.toy_data import ToyHandObjectDataset, ToyPairs
 
 TOY_IMAGE_SIZE = (64, 36)
 
@@ -40,18 +41,22 @@ def default_skeleton_regressor(args) -> Optional[Path]:
     return path if path.is_file() else None
 
 
-def build_dataset(args, name: str, split: str, mode: str, augment: bool, fraction: float) -> Dataset:
-    """A dataset of single-frame sample dicts (sample_keys).
+def build_dataset(args, name: str, split: str, mode: str, augment: bool, fraction: float,
+                  sample_nb: Optional[int] = None, spacing: int = 0) -> Dataset:
+    """A dataset of single-frame sample dicts (sample_keys), or of consist items when sample_nb is given.
 
     Args:
         name: fhbhands | ho3dv2 | toy.
-        mode: "strong" (annotated frames only; training) or "full" (validation).
+        mode: "strong" (annotated frames only; training) or "full" (validation, consist items).
+        sample_nb: None: single frames; k: items [query, k-1 nearest annotated frames] (datasets.collate_pairs).
+        spacing: consist reference choice (0: nearest annotated frame; >0: next first; <0: previous first).
     """
     if name == "toy":
         width = args.input_width or TOY_IMAGE_SIZE[0]
         height = max(1, round(width * TOY_IMAGE_SIZE[1] / TOY_IMAGE_SIZE[0]))
         seed = args.manual_seed * 1000 + (0 if split == "train" else 1)
-        return ToyHandObjectDataset(args.mano_root, size=args.toy_size, image_size=(width, height), seed=seed)
+        frames = ToyHandObjectDataset(args.mano_root, size=args.toy_size, image_size=(width, height), seed=seed)
+        return frames if sample_nb is None else ToyPairs(frames)
     from handobjectconsist.datasets import FPHAB, HO3DV2, HandObjectDataset
 
     root = dataset_root(args, name)
@@ -63,40 +68,53 @@ def build_dataset(args, name: str, split: str, mode: str, augment: bool, fractio
             raise ValueError("--mini_factor is only implemented for fhbhands")
         reader = HO3DV2(root, split=split, split_mode=args.split_mode, fraction=fraction,
                         like_v1=args.version == 1, input_width=args.input_width, mano_root=args.mano_root)
-    return HandObjectDataset(reader, mode=mode, augment=augment, center_jittering=args.center_jittering,
-                             scale_jittering=args.scale_jittering, max_rot=0.0 if args.block_rot else args.max_rot)
+    return HandObjectDataset(reader, mode=mode, sample_nb=sample_nb, spacing=spacing, augment=augment,
+                             center_jittering=args.center_jittering, scale_jittering=args.scale_jittering,
+                             max_rot=0.0 if args.block_rot else args.max_rot)
 
 
-def build_train_loader(args, context: DistContext, generator: torch.Generator) -> DataLoader:
+def make_loader(dataset: Dataset, args, context: DistContext, generator: Optional[torch.Generator],
+                collate: Callable, workers: int, train: bool) -> DataLoader:
+    """DataLoader of args.batch_size. train: shuffled, drop_last, split over the processes (DistributedSampler,
+    call loader.sampler.set_epoch each epoch); otherwise the fixed order, every sample once, this process only."""
+    from handobjectconsist.datasets.handobjset import seed_worker
+
+    sampler = None
+    if context.distributed and train:
+        sampler = DistributedSampler(dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True,
+                                     seed=args.manual_seed, drop_last=True)
+    return DataLoader(dataset, batch_size=args.batch_size, shuffle=train and sampler is None, sampler=sampler,
+                      drop_last=train, num_workers=workers, collate_fn=collate, generator=generator,
+                      worker_init_fn=seed_worker, pin_memory=context.device.type == "cuda")
+
+
+def build_train_loader(args, context: DistContext, generator: torch.Generator,
+                       workers: Optional[int] = None) -> DataLoader:
     """Loader over the "strong" frames of every --train_datasets/--train_splits pair (concatenated; upstream
-    round-robined one loader per dataset, which only changes the batch composition). shuffle, drop_last."""
+    round-robined one loader per dataset, which only changes the batch composition). shuffle, drop_last.
+    workers: default args.workers."""
     if len(args.train_datasets) != len(args.train_splits):
         raise ValueError(f"--train_datasets {args.train_datasets} and --train_splits {args.train_splits} must have "
                          f"the same length (they are zipped)")
     datasets = [build_dataset(args, name, split, "strong", augment=not args.no_augm, fraction=args.fraction)
                 for name, split in zip(args.train_datasets, args.train_splits)]
     dataset = datasets[0] if len(datasets) == 1 else ConcatDataset(datasets)
-    sampler = None
-    if context.distributed:
-        sampler = DistributedSampler(dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True,
-                                     seed=args.manual_seed, drop_last=True)
-    return DataLoader(dataset, batch_size=args.batch_size, shuffle=sampler is None, sampler=sampler,
-                      drop_last=True, num_workers=args.workers, collate_fn=collate_samples, generator=generator,
-                      worker_init_fn=_worker_init(), pin_memory=context.device.type == "cuda",
-                      persistent_workers=False)
+    return make_loader(dataset, args, context, generator, collate_samples,
+                       args.workers if workers is None else workers, train=True)
+
+
+def build_pair_loader(args, context: DistContext, generator: torch.Generator,
+                      workers: Optional[int] = None) -> DataLoader:
+    """trainmeshwarp's consist loader: items [query, reference frame(s)] (mode "full", --sample_nb, --spacing,
+    --fraction of annotated frames) of --consist_dataset/--consist_split, collated by datasets.collate_pairs.
+    shuffle, drop_last; workers: default args.workers."""
+    dataset = build_dataset(args, args.consist_dataset, args.consist_split, "full", augment=not args.no_consist_augm,
+                            fraction=args.fraction, sample_nb=args.sample_nb, spacing=args.spacing)
+    return make_loader(dataset, args, context, generator, collate_pairs,
+                       args.workers if workers is None else workers, train=True)
 
 
 def build_val_loader(args, context: DistContext, generator: Optional[torch.Generator] = None) -> DataLoader:
     """Validation loader (mode "full", fraction 1, no augmentation, fixed order). Runs on the main process only."""
     dataset = build_dataset(args, args.val_dataset, args.val_split, "full", augment=False, fraction=1.0)
-    return DataLoader(dataset, batch_size=args.batch_size, shuffle=False, drop_last=False,
-                      num_workers=args.workers, collate_fn=collate_samples, generator=generator,
-                      worker_init_fn=_worker_init(), pin_memory=context.device.type == "cuda")
-
-
-def _worker_init():
-    try:
-        from handobjectconsist.datasets.handobjset import seed_worker
-    except ImportError:  # pragma: no cover - datasets package without the helper
-        return None
-    return seed_worker
+    return make_loader(dataset, args, context, generator, collate_samples, args.workers, train=False)

@@ -5,7 +5,6 @@ Only the main process (rank 0) creates a Monitor that writes; other ranks use a 
 
 import datetime
 import json
-import os
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -14,6 +13,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import yaml  # noqa: E402
+
+from libyana.fileio import atomic_write_text  # noqa: E402
 
 
 CURVE_METRICS = (
@@ -26,12 +27,6 @@ CURVE_METRICS = (
     "objverts3d_mepe_trans_mm",
     "objverts2d_mepe_px",
 )
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 class Monitor:
@@ -49,7 +44,7 @@ class Monitor:
         if enabled:
             (self.exp_dir / "images").mkdir(parents=True, exist_ok=True)
             opt_path = self.exp_dir / "opt.yaml"
-            _atomic_write_text(opt_path, yaml.safe_dump(opts, sort_keys=True))
+            atomic_write_text(opt_path, yaml.safe_dump(opts, sort_keys=True), fsync=False)
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(log_dir=str(self.exp_dir / "tensorboard"))
@@ -75,7 +70,7 @@ class Monitor:
 
     def save_results(self) -> None:
         payload = {"opt": self.opts, "train": self.history.get("train", []), "val": self.history.get("val", [])}
-        _atomic_write_text(self.exp_dir / "results.json", json.dumps(payload, indent=1))
+        atomic_write_text(self.exp_dir / "results.json", json.dumps(payload, indent=1), fsync=False)
 
     def save_curves(self) -> Path:
         """curves.png: one subplot per headline metric (CURVE_METRICS), one line per split, x = epoch.

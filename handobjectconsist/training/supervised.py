@@ -7,26 +7,26 @@ holds the random states at that point, so a resumed run continues exactly like a
 """
 
 import logging
-import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
-from handobjectconsist.models import MODEL_OPTION_KEYS, MeshRegNet
-from handobjectconsist.training.checkpoints import (CHECKPOINT_FORMAT, CheckpointError, atomic_copy,
-                                                    atomic_torch_save, capture_rng_states, load_checkpoint,
-                                                    load_model_state, restore_rng_states)
+from handobjectconsist.models import MODEL_OPTION_KEYS
+from handobjectconsist.training.checkpoints import (CheckpointError, load_checkpoint, restore_rng_states,
+                                                    save_training_checkpoint)
 from handobjectconsist.training.data import build_train_loader, build_val_loader, default_skeleton_regressor
-from handobjectconsist.training.distributed import barrier, cleanup, init_distributed
 from handobjectconsist.training.epochpass import NonFiniteLossError, epoch_pass
 from handobjectconsist.training.monitor import Monitor
 from handobjectconsist.training.options import experiment_name, trainmeshreg_parser
-from handobjectconsist.training.samplefig import save_pck_figure
+from handobjectconsist.training.session import (EpochLoop, build_meshregnet, distributed_model, exit_code,
+                                                freeze_batchnorm_momentum, loader_generator, run_in_context,
+                                                validate)
 from libyana.seeding import set_all_seeds
 
+# save_training_checkpoint, freeze_batchnorm_momentum and validate are re-exported for existing importers.
+__all__ = ["build_optimizer", "build_scheduler", "freeze_batchnorm_momentum", "main", "model_options",
+           "resolve_exp_dir", "run", "save_training_checkpoint", "validate"]
 LOGGER = logging.getLogger("trainmeshreg")
 # Flags that are paths or run settings: taken from the command line even when resuming.
 RUNTIME_MODEL_KEYS = ("mano_root",)
@@ -58,13 +58,6 @@ def build_scheduler(args, optimizer):
                                            gamma=args.lr_decay_gamma)
 
 
-def freeze_batchnorm_momentum(model: torch.nn.Module) -> None:
-    """--freeze_batchnorm: BN momentum 0, so running statistics never change even in train mode."""
-    for module in model.modules():
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-            module.momentum = 0.0
-
-
 def resolve_exp_dir(args, checkpoint: Optional[Dict]) -> Path:
     if args.exp_dir:
         return Path(args.exp_dir)
@@ -73,53 +66,9 @@ def resolve_exp_dir(args, checkpoint: Optional[Dict]) -> Path:
     return Path(args.checkpoint_root) / experiment_name(args)
 
 
-def save_training_checkpoint(exp_dir: Path, epoch: int, opts: Dict, model, optimizer, scheduler, generator,
-                             history: Dict, snapshot: int) -> Path:
-    """Atomic checkpoint.pth (+ checkpoint_{epoch}.pth when epoch % snapshot == 0). epoch = finished epochs."""
-    state = {
-        "format": CHECKPOINT_FORMAT,
-        "epoch": epoch,
-        "network": "meshregnet",
-        "opts": opts,
-        "state_dict": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": None if scheduler is None else scheduler.state_dict(),
-        "rng": capture_rng_states(generator),
-        "history": history,
-    }
-    path = exp_dir / "checkpoint.pth"
-    atomic_torch_save(state, path)
-    if snapshot > 0 and epoch % snapshot == 0:
-        atomic_copy(path, exp_dir / f"checkpoint_{epoch}.pth")
-    return path
-
-
-def validate(args, loader, model, epoch: int, device, monitor: Monitor, exp_dir: Path, show: bool) -> Dict:
-    """Validation pass on this process; logs val metrics, PCK figure and per-sample errors."""
-    out = epoch_pass(loader, model, epoch, device, train=False, figure_dir=exp_dir / "images" if show else None,
-                     display_freq=args.display_freq, prefix="val", center_idx=args.center_idx)
-    evaluator = out["evaluator"]
-    metrics = {**out["losses"], **evaluator.summary()}
-    monitor.log_epoch("val", epoch, metrics)
-    if monitor.enabled:
-        evaluator.dump_per_sample(exp_dir / "evaluation" / f"val_epoch{epoch:04d}")
-        if show:
-            monitor.save_curves()
-            save_pck_figure(evaluator.detailed(), exp_dir / "images" / f"val_epoch{epoch:04d}_eval.png",
-                            f"val epoch {epoch}")
-    return metrics
-
-
 def run(argv: Optional[List[str]] = None) -> Dict:
     """Parse flags and train (or evaluate). Returns {"exp_dir", "train": [...], "val": [...]} (per-epoch metrics)."""
-    args = trainmeshreg_parser().parse_args(argv)
-    context = init_distributed(args.device)
-    logging.basicConfig(level=logging.INFO if context.is_main else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
-    try:
-        return _run(args, context)
-    finally:
-        cleanup(context)
+    return run_in_context(trainmeshreg_parser().parse_args(argv), _run)
 
 
 def _run(args, context) -> Dict:
@@ -137,13 +86,7 @@ def _run(args, context) -> Dict:
             LOGGER.info("FPHAB skeleton regressor: MANO J_regressor + finger tips (no fhb_skel_regressor.npz)")
     opts = model_options(args, checkpoint)
     exp_dir = resolve_exp_dir(args, checkpoint)
-    model = MeshRegNet.from_options(opts, pretrained=None if checkpoint else args.pretrained)
-    if checkpoint is not None:
-        load_model_state(model, checkpoint)
-        LOGGER.info("resumed model from %s (epoch %d)", checkpoint["path"], checkpoint["epoch"])
-    if args.freeze_batchnorm:
-        freeze_batchnorm_momentum(model)
-    model.to(device)
+    model = build_meshregnet(args, opts, checkpoint, LOGGER).to(device)
     optimizer = build_optimizer(args, model)
     scheduler = build_scheduler(args, optimizer)
     start_epoch = 0
@@ -158,8 +101,7 @@ def _run(args, context) -> Dict:
             raise CheckpointError(f"--resume {checkpoint['path']}: optimizer/scheduler state does not match "
                                   f"--optimizer {args.optimizer} ({err})") from None
 
-    generator = torch.Generator()
-    generator.manual_seed(args.manual_seed)
+    generator = loader_generator(args.manual_seed)
     val_loader = build_val_loader(args, context) if context.is_main else None
     train_loader = None if args.evaluate else build_train_loader(args, context, generator)
     if checkpoint is not None and checkpoint.get("rng") is not None and not args.evaluate:
@@ -167,10 +109,7 @@ def _run(args, context) -> Dict:
     monitor = Monitor(exp_dir, opts, enabled=context.is_main,
                       history=None if checkpoint is None or args.evaluate else checkpoint.get("history"))
     LOGGER.info("experiment folder %s, device %s, world size %d", exp_dir, device, context.world_size)
-    train_model = model
-    if context.distributed:
-        device_ids = [device.index] if device.type == "cuda" else None
-        train_model = DistributedDataParallel(model, device_ids=device_ids, find_unused_parameters=True)
+    train_model = distributed_model(model, context)
 
     try:
         if args.evaluate:
@@ -179,27 +118,17 @@ def _run(args, context) -> Dict:
             metrics = validate(args, val_loader, model, start_epoch, device, monitor, exp_dir, show=True)
             print({k: round(v, 6) for k, v in metrics.items()})
             return {"exp_dir": exp_dir, **monitor.history}
-        epochs = tqdm(range(start_epoch, args.epochs), desc="epochs", disable=not context.is_main)
-        for epoch_idx in epochs:
-            epoch = epoch_idx + 1
-            if context.distributed:
-                train_loader.sampler.set_epoch(epoch_idx)
-            show = args.epoch_display_freq > 0 and epoch % args.epoch_display_freq == 0
+        loop = EpochLoop(args, context, exp_dir, opts, model, optimizer, scheduler, generator, monitor,
+                         val_loader)
+        for epoch, show in loop.epochs(start_epoch, [train_loader]):
             out = epoch_pass(train_loader, train_model, epoch, device, optimizer=optimizer, train=True,
                              context=context, train_batchnorm=args.train_batchnorm,
                              figure_dir=exp_dir / "images" if show else None, display_freq=args.display_freq,
                              prefix="train", center_idx=args.center_idx)
             train_metrics = {**out["losses"], **out["evaluator"].summary(), "lr": optimizer.param_groups[0]["lr"]}
             monitor.log_epoch("train", epoch, train_metrics)
-            epochs.set_postfix(loss=f"{train_metrics.get('total_loss', float('nan')):.4g}")
-            if scheduler is not None:
-                scheduler.step()
-            if context.is_main and args.eval_freq != -1 and epoch_idx % args.eval_freq == 0:
-                validate(args, val_loader, model, epoch, device, monitor, exp_dir, show)
-            if context.is_main:
-                save_training_checkpoint(exp_dir, epoch, opts, model, optimizer, scheduler, generator,
-                                         monitor.history, args.snapshot)
-            barrier(context)
+            loop.bar.set_postfix(loss=f"{train_metrics.get('total_loss', float('nan')):.4g}")
+            loop.end_epoch(epoch, show)
     except NonFiniteLossError as err:
         LOGGER.error("%s", err)
         raise
@@ -209,9 +138,5 @@ def _run(args, context) -> Dict:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    try:
-        run(argv)
-    except (CheckpointError, NonFiniteLossError, FileNotFoundError, NotImplementedError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    """trainmeshreg.py entry point: exit code 0, or 1 with an "error: ..." line for a user mistake."""
+    return exit_code(run, argv, (CheckpointError, NonFiniteLossError, FileNotFoundError, NotImplementedError))

@@ -118,3 +118,19 @@ class ToyHandObjectDataset(Dataset):
             image[0 if k < num_joints else 1] += blob
         image = np.clip(image, 0, 1) + rng.normal(0, 0.02, image.shape)
         return (np.clip(image, 0, 1) - 0.5).astype(np.float32)
+
+
+class ToyPairs(Dataset):
+    """Consist items from a toy frame set: [sample i, sample i xor 1] (different hands; smoke runs only)."""
+
+    def __init__(self, frames: Dataset):
+        self.frames = frames
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, idx: int):
+        other = min(idx ^ 1, len(self.frames) - 1)
+        query, ref = dict(self.frames[idx]), dict(self.frames[other])
+        query[K.DIST2QUERY], ref[K.DIST2QUERY] = 0, abs(other - idx)
+        return [query, ref]

@@ -23,32 +23,26 @@ checkpoint["warp_state"] holds WarpRegNet's own state (the ramp counter).
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset
-from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from handobjectconsist.datasets import sample_keys as K
-from handobjectconsist.datasets.collate import collate_pairs, collate_samples
 from handobjectconsist.evaluation import HandObjectEvaluator
-from handobjectconsist.models import MeshRegNet
 from handobjectconsist.models.warpreg import WarpRegNet
-from handobjectconsist.training.checkpoints import (CHECKPOINT_FORMAT, CheckpointError, atomic_copy,
-                                                    atomic_torch_save, capture_rng_states, load_checkpoint,
-                                                    load_model_state, restore_rng_states)
-from handobjectconsist.training.distributed import DistContext, all_finite, barrier, cleanup, init_distributed
+from handobjectconsist.training.checkpoints import CheckpointError, load_checkpoint, restore_rng_states
+from handobjectconsist.training.data import build_pair_loader, build_train_loader, build_val_loader
+from handobjectconsist.training.distributed import DistContext, all_finite
 from handobjectconsist.training.epochpass import NonFiniteLossError, move_to_device, reduce_averages, set_model_mode
 from handobjectconsist.training.monitor import Monitor
 from handobjectconsist.training.options import (DATASET_CHOICES, add_data_args, add_model_args, add_optim_args,
                                                 add_run_args)
 from handobjectconsist.training.samplefig import save_sample_figure
-from handobjectconsist.training.supervised import (build_optimizer, build_scheduler, freeze_batchnorm_momentum,
-                                                   model_options, validate)
+from handobjectconsist.training.session import (EpochLoop, build_meshregnet, distributed_model, exit_code,
+                                                loader_generator, run_in_context)
+from handobjectconsist.training.supervised import build_optimizer, build_scheduler, model_options
 from handobjectconsist.visualize.pairs import save_pair_figure
 from libyana.meters import AverageMeters
 from libyana.seeding import set_all_seeds
@@ -105,76 +99,18 @@ def experiment_name(args) -> str:
 
 
 # ------------------------------------------------------------------------------------------------------ data
-class ToyPairs(Dataset):
-    """Consist items from the in-memory toy set: [sample i, sample i xor 1] (different hands; smoke runs only)."""
-
-    def __init__(self, frames: Dataset):
-        self.frames = frames
-
-    def __len__(self) -> int:
-        return len(self.frames)
-
-    def __getitem__(self, idx: int):
-        other = min(idx ^ 1, len(self.frames) - 1)
-        query, ref = dict(self.frames[idx]), dict(self.frames[other])
-        query[K.DIST2QUERY], ref[K.DIST2QUERY] = 0, abs(other - idx)
-        return [query, ref]
-
-
-def frame_dataset(args, name: str, split: str, mode: str, augment: bool, fraction: float,
-                  sample_nb: Optional[int] = None, spacing: int = 0) -> Dataset:
-    """Single frames (sample_nb None) or consist items of dataset `name` (reader + HandObjectDataset)."""
-    if name == "toy":
-        from handobjectconsist.training.data import build_dataset
-
-        frames = build_dataset(args, "toy", split, mode, augment, fraction)
-        return frames if sample_nb is None else ToyPairs(frames)
-    from handobjectconsist.datasets import FPHAB, HO3DV2, HandObjectDataset
-
-    root = Path(args.data_root) / name
-    if name == "fhbhands":
-        reader = FPHAB(root, split=split, fraction=fraction, input_width=args.input_width, mano_root=args.mano_root,
-                       mini_factor=args.mini_factor)
-    elif name == "ho3dv2":
-        reader = HO3DV2(root, split=split, split_mode="objects", fraction=fraction, like_v1=args.version == 1,
-                        input_width=args.input_width, mano_root=args.mano_root)
-    else:
-        raise NotImplementedError(f"dataset {name!r} is not available in this re-implementation; use fhbhands, "
-                                  f"ho3dv2 or toy")
-    return HandObjectDataset(reader, mode=mode, sample_nb=sample_nb, spacing=spacing, augment=augment,
-                             center_jittering=args.center_jittering, scale_jittering=args.scale_jittering,
-                             max_rot=0.0 if args.block_rot else args.max_rot)
-
-
-def _loader(dataset, args, context: DistContext, generator, collate, workers: int, shuffle: bool, drop_last: bool):
-    from handobjectconsist.datasets import seed_worker
-
-    sampler = None
-    if context.distributed and shuffle:
-        sampler = DistributedSampler(dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True,
-                                     seed=args.manual_seed, drop_last=True)
-    return DataLoader(dataset, batch_size=args.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
-                      drop_last=drop_last, num_workers=workers, collate_fn=collate, generator=generator,
-                      worker_init_fn=seed_worker, pin_memory=context.device.type == "cuda")
-
-
 def build_loaders(args, context: DistContext, generator: torch.Generator):
-    """(data loader, consist loader, val loader or None on non-main ranks); workers split over the two train
-    loaders, as upstream."""
+    """(data loader, consist loader, val loader or None on non-main ranks or with --eval_freq -1); workers split
+    over the two train loaders, as upstream."""
     if len(args.train_datasets) != 1 or len(args.train_splits) != 1:
         raise ValueError("trainmeshwarp uses one --train_datasets / --train_splits pair (got "
                          f"{args.train_datasets} / {args.train_splits})")
     workers = args.workers // 2
-    data = frame_dataset(args, args.train_datasets[0], args.train_splits[0], "strong", not args.no_augm,
-                         args.fraction)
-    consist = frame_dataset(args, args.consist_dataset, args.consist_split, "full", not args.no_consist_augm,
-                            args.fraction, sample_nb=args.sample_nb, spacing=args.spacing)
-    data_loader = _loader(data, args, context, generator, collate_samples, workers, True, True)
-    consist_loader = _loader(consist, args, context, generator, collate_pairs, workers, True, True)
+    data_loader = build_train_loader(args, context, generator, workers=workers)
+    consist_loader = build_pair_loader(args, context, generator, workers=workers)
     val_loader = None
     if context.is_main and args.eval_freq != -1:
-        val = frame_dataset(args, args.val_dataset, args.val_split, "full", False, 1.0)
-        val_loader = _loader(val, args, context, None, collate_samples, args.workers, False, False)
+        val_loader = build_val_loader(args, context)
     return data_loader, consist_loader, val_loader
 
 
@@ -262,40 +198,15 @@ def warp_epoch_pass(
 
 
 # ------------------------------------------------------------------------------------------------------ run
-def save_warp_checkpoint(exp_dir: Path, epoch: int, opts: Dict, warp: WarpRegNet, optimizer, scheduler,
-                         generator, history: Dict, snapshot: int) -> Path:
-    """checkpoint.pth in trainmeshreg's format (MeshRegNet state_dict) plus "warp_state" (the ramp counter)."""
-    warp_state = {k: v for k, v in warp.state_dict().items() if not k.startswith("meshregnet.")}
-    state = {
-        "format": CHECKPOINT_FORMAT,
-        "epoch": epoch,
-        "network": "meshregnet",
-        "trainer": "trainmeshwarp",
-        "opts": opts,
-        "state_dict": warp.meshregnet.state_dict(),
-        "warp_state": warp_state,
-        "optimizer": optimizer.state_dict(),
-        "scheduler": None if scheduler is None else scheduler.state_dict(),
-        "rng": capture_rng_states(generator),
-        "history": history,
-    }
-    path = exp_dir / "checkpoint.pth"
-    atomic_torch_save(state, path)
-    if snapshot > 0 and epoch % snapshot == 0:
-        atomic_copy(path, exp_dir / f"checkpoint_{epoch}.pth")
-    return path
-
-
 def run(argv: Optional[List[str]] = None) -> Dict:
     """Parse flags and fine-tune. Returns {"exp_dir", "train": [...], "consist": [...], "val": [...]}."""
-    args = trainmeshwarp_parser().parse_args(argv)
-    context = init_distributed(args.device)
-    logging.basicConfig(level=logging.INFO if context.is_main else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
-    try:
-        return _run(args, context)
-    finally:
-        cleanup(context)
+    return run_in_context(trainmeshwarp_parser().parse_args(argv), _run)
+
+
+def _warp_checkpoint_entries(warp: WarpRegNet) -> Dict:
+    """What a trainmeshwarp checkpoint adds to trainmeshreg's format: WarpRegNet's own state (the ramp counter)."""
+    warp_state = {k: v for k, v in warp.state_dict().items() if not k.startswith("meshregnet.")}
+    return {"trainer": "trainmeshwarp", "warp_state": warp_state}
 
 
 def _restore_optimizer(args, optimizer, checkpoint) -> None:
@@ -319,12 +230,7 @@ def _run(args, context) -> Dict:
     from_warp = checkpoint is not None and "warp_state" in checkpoint
     opts = {**model_options(args, checkpoint), "command": "trainmeshwarp"}
     exp_dir = Path(args.exp_dir) if args.exp_dir else Path(args.checkpoint_root) / experiment_name(args)
-    meshregnet = MeshRegNet.from_options(opts, pretrained=None if checkpoint else args.pretrained)
-    if checkpoint is not None:
-        load_model_state(meshregnet, checkpoint)
-        LOGGER.info("resumed model from %s (epoch %d)", checkpoint["path"], checkpoint["epoch"])
-    if args.freeze_batchnorm:
-        freeze_batchnorm_momentum(meshregnet)
+    meshregnet = build_meshregnet(args, opts, checkpoint, LOGGER)
     warp = WarpRegNet(meshregnet, lambda_data=args.lambda_data, lambda_consist=args.lambda_consist,
                       criterion=args.consist_criterion, gt_refs=args.consist_gt_refs,
                       progressive_steps=args.progressive_consist_steps, use_backward=args.consist_use_backward,
@@ -342,8 +248,7 @@ def _run(args, context) -> Dict:
         if from_warp and scheduler is not None and checkpoint.get("scheduler") is not None:
             scheduler.load_state_dict(checkpoint["scheduler"])
 
-    generator = torch.Generator()
-    generator.manual_seed(args.manual_seed)
+    generator = loader_generator(args.manual_seed)
     data_loader, consist_loader, val_loader = build_loaders(args, context, generator)
     if from_warp and checkpoint.get("rng") is not None:
         restore_rng_states(checkpoint["rng"], generator)
@@ -351,18 +256,11 @@ def _run(args, context) -> Dict:
     monitor = Monitor(exp_dir, opts, enabled=context.is_main, history=history)
     LOGGER.info("experiment folder %s, device %s, world size %d, ramp step %d", exp_dir, device,
                 context.world_size, int(warp.consist_step))
-    train_model = warp
-    if context.distributed:
-        device_ids = [device.index] if device.type == "cuda" else None
-        train_model = DistributedDataParallel(warp, device_ids=device_ids, find_unused_parameters=True)
+    train_model = distributed_model(warp, context)
     try:
-        epochs = tqdm(range(start_epoch, args.epochs), desc="epochs", disable=not context.is_main)
-        for epoch_idx in epochs:
-            epoch = epoch_idx + 1
-            if context.distributed:
-                data_loader.sampler.set_epoch(epoch_idx)
-                consist_loader.sampler.set_epoch(epoch_idx)
-            show = args.epoch_display_freq > 0 and epoch % args.epoch_display_freq == 0
+        loop = EpochLoop(args, context, exp_dir, opts, meshregnet, optimizer, scheduler, generator, monitor,
+                         val_loader, checkpoint_extra=lambda: _warp_checkpoint_entries(warp))
+        for epoch, show in loop.epochs(start_epoch, [data_loader, consist_loader]):
             out = warp_epoch_pass(data_loader, consist_loader, train_model, optimizer, epoch, device, context,
                                   train_batchnorm=args.train_batchnorm,
                                   figure_dir=exp_dir / "images" if show else None, display_freq=args.display_freq,
@@ -370,25 +268,14 @@ def _run(args, context) -> Dict:
             monitor.log_epoch("train", epoch, {**out["train"], **out["evaluators"]["train"].summary(),
                                                "lr": optimizer.param_groups[0]["lr"]})
             monitor.log_epoch("consist", epoch, {**out["consist"], **out["evaluators"]["consist"].summary()})
-            epochs.set_postfix(warp=f"{out['consist'].get('warp_loss', float('nan')):.4g}")
-            if scheduler is not None:
-                scheduler.step()
-            if val_loader is not None and epoch_idx % args.eval_freq == 0:
-                validate(args, val_loader, meshregnet, epoch, device, monitor, exp_dir, show)
-            if context.is_main:
-                save_warp_checkpoint(exp_dir, epoch, opts, warp, optimizer, scheduler, generator, monitor.history,
-                                     args.snapshot)
-            barrier(context)
+            loop.bar.set_postfix(warp=f"{out['consist'].get('warp_loss', float('nan')):.4g}")
+            loop.end_epoch(epoch, show)
     finally:
         monitor.close()
     return {"exp_dir": exp_dir, **monitor.history}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    try:
-        run(argv)
-    except (CheckpointError, NonFiniteLossError, FileNotFoundError, NotImplementedError, KeyError,
-            ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    """trainmeshwarp.py entry point: exit code 0, or 1 with an "error: ..." line for a user mistake."""
+    return exit_code(run, argv, (CheckpointError, NonFiniteLossError, FileNotFoundError, NotImplementedError,
+                                 KeyError, ValueError))
