@@ -13,8 +13,6 @@ Rendering uses the project's rasteriser (OpenCV camera, pixel (row i, col j) cen
 resolution for columns 1-2, and on a square canvas of side max(H, W) with the same K for column 3.
 """
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
@@ -30,6 +28,7 @@ from matplotlib.colors import Normalize  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 
 from handobjectconsist.render import shade_mesh  # noqa: E402
+from libyana.fileio import atomic_path  # noqa: E402
 from libyana.meshutils import concat_meshes  # noqa: E402
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
@@ -241,16 +240,8 @@ def _show(ax, picture: np.ndarray, box, side: int) -> None:
 
 
 def _atomic_savefig(fig, out_path: Path, dpi: int) -> None:
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=out_path.suffix, dir=out_path.parent)
-    os.close(handle)
-    try:
-        fig.savefig(tmp_name, dpi=dpi, facecolor="white")
-        os.replace(tmp_name, out_path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
-        raise
+    with atomic_path(out_path, suffix=out_path.suffix) as tmp:
+        fig.savefig(tmp, dpi=dpi, facecolor="white")
 
 
 def _layout_figure(rows, front_box, rotated_box, side: int, max_error: float, panel_size: float):
