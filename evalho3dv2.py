@@ -1,0 +1,88 @@
+"""HO3D-v2 CodaLab submission from a trained checkpoint (upstream evalho3dv2.py; upstream-design.md 1.5 and 5.5).
+
+    python evalho3dv2.py --resume <checkpoint.pth> --val_split test --json_folder jsonres/res \
+        --data_root data --mano_root assets/mano
+
+Runs the model (rebuilt from its checkpoint's own options, BatchNorm in eval mode) over every frame of the
+HO3D-v2 split (split_mode "paper": "test" is the official evaluation set of evaluation.txt), without augmentation, in
+list order, and writes {json_folder}/{val_split}.json, then pred.json and pred.zip (pred.json at the archive root) in
+--out_dir (default: the working directory, as upstream): [xyz_list, verts_list], HO3D joint order, OpenGL camera
+frame, metres, 5 decimals. Flags upstream kept but never used are accepted and ignored.
+"""
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from handobjectconsist.evaluation.ho3d_inference import PAPER_SPLITS, ho3d_eval_loader, predict_submission
+from handobjectconsist.training.checkpoints import CheckpointError
+from handobjectconsist.training.distributed import resolve_device
+from handobjectconsist.visualize.figures import load_trained_model
+from libyana.seeding import set_all_seeds
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="HO3D-v2 CodaLab submission (pred.json, pred.zip)")
+    p.add_argument("--com", default="debug/")
+    p.add_argument("--val_dataset", default="ho3dv2", choices=["ho3dv2"])
+    p.add_argument("--val_split", default="val", choices=list(PAPER_SPLITS),
+                   help="'test' = the official evaluation set (upstream README); default 'val' as upstream")
+    p.add_argument("--mini_factor", type=float, default=1, help="must be 1 (a submission needs every frame)")
+    p.add_argument("--fraction", type=float, default=1, help="must be 1 (split_mode 'paper')")
+    p.add_argument("--mode", default="strong", choices=["strong", "weak", "full"],
+                   help="unused: every frame is predicted (the paper split annotates all frames)")
+    p.add_argument("--center_idx", type=int, default=9)
+    p.add_argument("--true_root", action="store_true", help="replace the predicted wrist by the dataset's wrist")
+    p.add_argument("--resume", required=True, help="checkpoint .pth written by trainmeshreg.py / trainmeshwarp.py")
+    p.add_argument("--manual_seed", type=int, default=0)
+    p.add_argument("--batch_size", type=int, default=4)
+    p.add_argument("--workers", type=int, default=8)
+    p.add_argument("--json_folder", default="jsonres/res", help="also writes {json_folder}/{val_split}.json")
+    p.add_argument("--out_dir", default=".", help="where pred.json and pred.zip go")
+    p.add_argument("--data_root", default="data", help="folder holding ho3dv2/ (or the HO3D-v2 folder itself)")
+    p.add_argument("--mano_root", default=None, help="MANO folder (default: the one saved in the checkpoint)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--input_width", type=int, default=None,
+                   help="frame width fed to the network (default: the checkpoint's training --input_width)")
+    # Accepted for command-line compatibility; upstream never used them.
+    for flag, kind in (("--max_verts", int), ("--version", int), ("--render_freq", int), ("--display_freq", int),
+                       ("--epochs", int), ("--snapshot", int), ("--criterion2d", str), ("--mask_threshold", float),
+                       ("--pyapt_id", str), ("--obj_trans_factor", float), ("--obj_scale_factor", float)):
+        p.add_argument(flag, type=kind, default=None, help=argparse.SUPPRESS)
+    for flag in ("--use_cache", "--synth", "--dump_results", "--render_results", "--freeze_batchnorm"):
+        p.add_argument(flag, action="store_true", help=argparse.SUPPRESS)
+    return p
+
+
+def run(argv=None):
+    """Parse flags, predict, write; returns the SubmissionPaths of pred.json / pred.zip."""
+    args = parser().parse_args(argv)
+    if args.mini_factor != 1 or args.fraction != 1:
+        raise ValueError("--mini_factor and --fraction must be 1: a submission predicts every frame of the split")
+    set_all_seeds(args.manual_seed)
+    device = resolve_device(args.device)
+    loaded = load_trained_model(args.resume, args.mano_root, device)
+    mano_root = args.mano_root or loaded.opts["mano_root"]
+    input_width = args.input_width if args.input_width is not None else loaded.input_width
+    loader = ho3d_eval_loader(args.data_root, args.val_split, mano_root, input_width, args.batch_size, args.workers)
+    writer = predict_submission(loaded.model, loader, device, true_root=args.true_root)
+    paths = writer.write(args.out_dir, expected_frames=len(loader.dataset))
+    json_copy = Path(args.json_folder) / f"{args.val_split}.json"
+    json_copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(paths.json, json_copy)
+    print(f"wrote {len(writer)} frames: {paths.json}, {paths.zip} (and {json_copy})")
+    return paths
+
+
+def main(argv=None) -> int:
+    try:
+        run(argv)
+    except (CheckpointError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

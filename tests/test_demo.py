@@ -1,0 +1,51 @@
+"""`python -m handobjectconsist.demo --quick`: the whole pipeline at toy size, on the session's tiny FPHAB set."""
+
+import json
+import math
+
+from PIL import Image
+
+from handobjectconsist import demo
+
+
+def test_quick_demo_writes_figures_and_finite_metrics(fphab_tiny_root, mano_root, tmp_path, capsys):
+    data_root = tmp_path / "data"
+    data_root.mkdir()
+    (data_root / "fhbhands").symlink_to(fphab_tiny_root, target_is_directory=True)  # the quick preset: reused
+    out = tmp_path / "out"
+    code = demo.main(["--quick", "--out", str(out), "--data_root", str(data_root), "--mano_root", str(mano_root),
+                      "--workers", "0", "--device", "cpu"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "reusing the synthetic FPHAB set" in printed
+    assert "NOT FPHAB" in printed and "SYNTHETIC" in printed
+
+    figures = sorted((out / "visualize" / "images").glob("render*.png"))
+    assert len(figures) == demo.QUICK.num_figures
+    for path in figures:
+        assert str(path) in printed
+        with Image.open(path) as image:
+            assert image.size[0] > 300 and image.size[1] > 4 * 150  # GT row + 3 model rows
+    table = (out / "metrics.md").read_text()
+    assert table.count("\n| ") == len(demo.MODEL_ROWS) + 1  # header + one row per model
+    result = json.loads((out / "metrics.json").read_text())
+    assert result["synthetic"] is True
+    assert [row["run"] for row in result["metrics"]] == [name for name, _ in demo.MODEL_ROWS]
+    for row in result["metrics"]:
+        for key, _ in demo.METRIC_COLUMNS:
+            assert math.isfinite(row["metrics"][key]), (row["run"], key)
+        assert row["metrics"]["frames"] == 12  # tiny preset: 2 test sequences x 6 frames
+    finetuned = {row["run"]: row["metrics"]["epoch"] for row in result["metrics"]}
+    assert finetuned == {"full": 1, "sparse": 1, "control": 2, "consist": 2}  # fine-tunings continue the epochs
+
+
+def test_existing_foreign_folder_is_not_overwritten(tmp_path, mano_root, capsys):
+    data_root = tmp_path / "data"
+    (data_root / "fhbhands").mkdir(parents=True)
+    (data_root / "fhbhands" / "keep.txt").write_text("user data")
+    code = demo.main(["--quick", "--out", str(tmp_path / "out"), "--data_root", str(data_root),
+                      "--mano_root", str(mano_root), "--device", "cpu"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert str(data_root / "fhbhands") in err and "hoc_synth.json" in err
+    assert (data_root / "fhbhands" / "keep.txt").read_text() == "user data"
