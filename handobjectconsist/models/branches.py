@@ -6,6 +6,16 @@ import torch
 from torch import nn
 
 
+def relu_mlp(in_dim: int, widths: Sequence[int]):
+    """Linear+ReLU layers of the given widths; returns (nn.Sequential, output width). Empty widths: identity."""
+    layers = []
+    prev = in_dim
+    for width in widths:
+        layers += [nn.Linear(prev, width), nn.ReLU()]
+        prev = width
+    return nn.Sequential(*layers), prev
+
+
 class AbsoluteBranch(nn.Module):
     """MLP feat -> hidden -> ReLU -> out (upstream `AbsoluteBranch`, used for scale/translation/rotation).
 
@@ -14,12 +24,7 @@ class AbsoluteBranch(nn.Module):
 
     def __init__(self, in_dim: int, out_dim: int, hidden: Sequence[int] = (256,)):
         super().__init__()
-        layers = []
-        prev = in_dim
-        for width in hidden:
-            layers += [nn.Linear(prev, width), nn.ReLU()]
-            prev = width
-        self.decoder = nn.Sequential(*layers)
+        self.decoder, prev = relu_mlp(in_dim, hidden)
         self.final_layer = nn.Linear(prev, out_dim)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -45,12 +50,7 @@ class ManoBranch(nn.Module):
         super().__init__()
         from handobjectconsist.mano import ManoLayer
 
-        layers = []
-        prev = feature_dim
-        for width in neurons:
-            layers += [nn.Linear(prev, width), nn.ReLU()]
-            prev = width
-        self.base_layer = nn.Sequential(*layers)
+        self.base_layer, prev = relu_mlp(feature_dim, neurons)
         self.ncomps = ncomps
         self.pose_reg = nn.Linear(prev, ncomps + 3)
         self.use_shape = use_shape
