@@ -76,12 +76,9 @@ def run(argv=None):
 
 
 def main(argv=None) -> int:
-    try:
-        run(argv)
-    except (CheckpointError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    from handobjectconsist.training.session import exit_code
+
+    return exit_code(run, argv, (CheckpointError, FileNotFoundError, ValueError))
 
 
 if __name__ == "__main__":

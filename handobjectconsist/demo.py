@@ -316,13 +316,9 @@ def _visualize(run_visualize, argv: List[str]) -> List[Path]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from handobjectconsist.training.checkpoints import CheckpointError
+    from handobjectconsist.training.session import exit_code
 
-    try:
-        run(argv)
-    except (FileExistsError, FileNotFoundError, CheckpointError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return exit_code(run, argv, (FileExistsError, FileNotFoundError, CheckpointError))
 
 
 if __name__ == "__main__":
