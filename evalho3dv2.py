@@ -18,7 +18,7 @@ from pathlib import Path
 from handobjectconsist.evaluation.ho3d_inference import PAPER_SPLITS, ho3d_eval_loader, predict_submission
 from handobjectconsist.training.checkpoints import CheckpointError
 from handobjectconsist.training.distributed import resolve_device
-from handobjectconsist.visualize.figures import load_trained_model
+from handobjectconsist.training.checkpoints import load_trained_model
 from libyana.seeding import set_all_seeds
 
 

@@ -213,7 +213,8 @@ def evaluate(checkpoint: Path, data_root: Path, mano_root: Path, input_width: in
 
     from handobjectconsist.datasets.collate import collate_samples
     from handobjectconsist.training.epochpass import epoch_pass
-    from handobjectconsist.visualize.figures import build_eval_dataset, load_trained_model
+    from handobjectconsist.training.checkpoints import load_trained_model
+    from handobjectconsist.visualize.figures import build_eval_dataset
 
     loaded = load_trained_model(checkpoint, mano_root, device)
     dataset = build_eval_dataset("fhbhands", data_root, "test", mano_root, input_width)

@@ -6,6 +6,7 @@ loader generator), "history" (per-epoch metrics, so curves and results.json cont
 """
 
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional, Union
 
@@ -121,3 +122,45 @@ def load_model_state(model: torch.nn.Module, checkpoint: Dict) -> None:
             f"options ({str(err).splitlines()[0]} ...). The checkpoint was written by an incompatible version "
             f"or with different model files (e.g. another --mano_root)."
         ) from None
+
+
+@dataclass
+class LoadedModel:
+    """A MeshRegNet rebuilt from its checkpoint's own options, in eval mode on its device."""
+
+    model: "torch.nn.Module"  # MeshRegNet
+    opts: Dict
+    epoch: int
+    path: Path
+
+    @property
+    def input_width(self) -> Optional[int]:
+        """The frame width the model was trained at (None: native width)."""
+        width = self.opts.get("input_width")
+        return None if width is None else int(width)
+
+
+def load_trained_model(path: Union[str, Path], mano_root: Optional[Union[str, Path]] = None,
+                       device: Union[str, torch.device] = "cpu") -> LoadedModel:
+    """Rebuild the MeshRegNet of a trainmeshreg/trainmeshwarp checkpoint from its own options and load its weights.
+
+    Args:
+        path: checkpoint .pth, or an experiment folder holding checkpoint.pth.
+        mano_root: folder with the MANO pickles to use instead of the one saved in the checkpoint (a path, so it is
+            a run-time setting, as in training's --resume).
+        device: where the model goes.
+    Returns:
+        LoadedModel with the model in eval mode (BatchNorm uses its running statistics).
+    Raises:
+        CheckpointError (from training.checkpoints) for a missing, foreign or mismatching checkpoint.
+    """
+    checkpoint = load_checkpoint(path)
+    opts = dict(checkpoint["opts"])
+    if mano_root is not None:
+        opts["mano_root"] = str(mano_root)
+    from handobjectconsist.models import MeshRegNet
+
+    model = MeshRegNet.from_options(opts, pretrained=None)
+    load_model_state(model, checkpoint)
+    model.to(device).eval()
+    return LoadedModel(model=model, opts=opts, epoch=int(checkpoint["epoch"]), path=Path(checkpoint["path"]))

@@ -20,17 +20,22 @@ DATASET_FOLDERS = {"fhbhands": "fhbhands", "ho3dv2": "ho3dv2"}
 DATASET_MARKERS = {"fhbhands": "Hand_pose_annotation_v1", "ho3dv2": "train"}
 
 
-def dataset_root(args, name: str) -> Path:
+def dataset_folder(data_root, name: str) -> Path:
     """data_root/<name> (upstream layout data/fhbhands, data/ho3dv2), or data_root itself when it already is
     that dataset's folder (e.g. a synthetic set written with `python -m handobjectconsist.synth fphab --out DIR`)."""
     if name not in DATASET_FOLDERS:
         raise NotImplementedError(f"dataset {name!r} is not available in this re-implementation; "
                                   f"use one of {sorted(DATASET_FOLDERS)} or 'toy'")
-    root = Path(args.data_root)
+    root = Path(data_root)
     nested = root / DATASET_FOLDERS[name]
     if not nested.is_dir() and (root / DATASET_MARKERS[name]).exists():
         return root
     return nested
+
+
+def dataset_root(args, name: str) -> Path:
+    """dataset_folder(args.data_root, name)."""
+    return dataset_folder(args.data_root, name)
 
 
 def default_skeleton_regressor(args) -> Optional[Path]:

@@ -14,7 +14,6 @@ predictions are camera-frame metres, so any resolution of the same camera can sh
 import argparse
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -25,7 +24,8 @@ from tqdm import tqdm
 from handobjectconsist.datasets import sample_keys as K
 from handobjectconsist.datasets.collate import collate_samples
 from handobjectconsist.models import MeshRegNet
-from handobjectconsist.training.checkpoints import CheckpointError, load_checkpoint, load_model_state
+from handobjectconsist.training.checkpoints import CheckpointError, load_trained_model
+from handobjectconsist.training.data import dataset_folder
 from handobjectconsist.training.distributed import resolve_device
 from handobjectconsist.visualize.comparison import comparison_figure
 from libyana.seeding import set_all_seeds
@@ -46,27 +46,10 @@ DEFAULT_RESUMES = tuple(path for path, _, _ in RELEASE_MODELS)
 DEFAULT_MODEL_NAMES = tuple(name for _, name, _ in RELEASE_MODELS)
 # Upstream FPHAB "viz" mode: raw indices of the test set (40 appears twice, as upstream).
 FPHAB_VIZ_INDICES = (479, 3010, 3820, 40, 1430, 1095, 3530, 175, 40, 4330)
-DATASET_FOLDERS = {"fhbhands": "fhbhands", "ho3dv2": "ho3dv2"}
 
 
 class MissingCheckpointError(FileNotFoundError):
     """One or more --resumes checkpoints do not exist; the message says how to produce them."""
-
-
-@dataclass
-class LoadedModel:
-    """A MeshRegNet rebuilt from its checkpoint's own options, in eval mode on its device."""
-
-    model: MeshRegNet
-    opts: Dict
-    epoch: int
-    path: Path
-
-    @property
-    def input_width(self) -> Optional[int]:
-        """The frame width the model was trained at (None: native width)."""
-        width = self.opts.get("input_width")
-        return None if width is None else int(width)
 
 
 def check_checkpoints(paths: Sequence[Union[str, Path]], names: Sequence[str]) -> None:
@@ -90,42 +73,6 @@ def check_checkpoints(paths: Sequence[Union[str, Path]], names: Sequence[str]) -
         raise MissingCheckpointError(
             "missing checkpoints:\n" + "\n".join(problems) + "\n  (The released upstream models are not compatible "
             "with this re-implementation; `make demo` trains small models on synthetic data and runs this script.)")
-
-
-def load_trained_model(path: Union[str, Path], mano_root: Optional[Union[str, Path]] = None,
-                       device: Union[str, torch.device] = "cpu") -> LoadedModel:
-    """Rebuild the MeshRegNet of a trainmeshreg/trainmeshwarp checkpoint from its own options and load its weights.
-
-    Args:
-        path: checkpoint .pth, or an experiment folder holding checkpoint.pth.
-        mano_root: folder with the MANO pickles to use instead of the one saved in the checkpoint (a path, so it is
-            a run-time setting, as in training's --resume).
-        device: where the model goes.
-    Returns:
-        LoadedModel with the model in eval mode (BatchNorm uses its running statistics).
-    Raises:
-        CheckpointError (from training.checkpoints) for a missing, foreign or mismatching checkpoint.
-    """
-    checkpoint = load_checkpoint(path)
-    opts = dict(checkpoint["opts"])
-    if mano_root is not None:
-        opts["mano_root"] = str(mano_root)
-    model = MeshRegNet.from_options(opts, pretrained=None)
-    load_model_state(model, checkpoint)
-    model.to(device).eval()
-    return LoadedModel(model=model, opts=opts, epoch=int(checkpoint["epoch"]), path=Path(checkpoint["path"]))
-
-
-def dataset_folder(data_root: Union[str, Path], dataset: str) -> Path:
-    """data_root/<dataset> (upstream layout), or data_root itself when it already is that dataset's folder."""
-    if dataset not in DATASET_FOLDERS:
-        raise ValueError(f"--dataset {dataset!r}: expected one of {sorted(DATASET_FOLDERS)}")
-    root = Path(data_root)
-    nested = root / DATASET_FOLDERS[dataset]
-    marker = "Hand_pose_annotation_v1" if dataset == "fhbhands" else "train"
-    if not nested.is_dir() and (root / marker).exists():
-        return root
-    return nested
 
 
 def build_eval_dataset(dataset: str, data_root, split: str, mano_root, input_width: Optional[int] = None,
