@@ -10,18 +10,10 @@ from typing import Dict, Tuple
 
 import numpy as np
 import torch
+from scipy.spatial.transform import Rotation
 from torch.utils.data import Dataset
 
 from handobjectconsist.datasets import sample_keys as K
-
-
-def _rotation_matrix(rotvec: np.ndarray) -> np.ndarray:
-    theta = np.linalg.norm(rotvec)
-    if theta < 1e-12:
-        return np.eye(3)
-    k = rotvec / theta
-    skew = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + np.sin(theta) * skew + (1 - np.cos(theta)) * skew @ skew
 
 
 def _project(points: np.ndarray, intr: np.ndarray) -> np.ndarray:
@@ -78,7 +70,7 @@ class ToyHandObjectDataset(Dataset):
         num_obj = int(rng.integers(8, self.obj_verts + 1)) if self.vary_obj_verts else self.obj_verts
         can = rng.normal(0, 1, (num_obj, 3)) * np.array([0.03, 0.05, 0.03])
         can = can - (can.max(0) + can.min(0)) / 2  # bounding-box centred
-        rot = _rotation_matrix(rng.normal(0, 1.0, 3))
+        rot = Rotation.from_rotvec(rng.normal(0, 1.0, 3)).as_matrix()
         obj_centre = joints3d[9] + np.array([0.06, 0.0, 0.02]) + rng.normal(0, 0.01, 3)
         obj3d = can @ rot.T + obj_centre
         faces = rng.integers(0, num_obj, (2 * num_obj, 3))
