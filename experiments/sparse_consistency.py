@@ -52,6 +52,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--extra", default="", help="further training flags for both steps, e.g. \"--max_rot 0.2\"")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--workers", type=int, default=0, help="data-loader workers")
+    p.add_argument("--eval_mini_factor", type=float, default=1,
+                   help="evaluate every run on the same fixed random 1/N of the test frames (1: all)")
     p.add_argument("--out", default="experiments/results/sparse_consistency",
                    help="folder for results.json, table.md, plot.png (small, committed)")
     p.add_argument("--runs_dir", default=None,
@@ -91,7 +93,7 @@ def main(argv=None) -> int:
         step1_epochs=args.step1_epochs, step2_epochs=args.step2_epochs, lambda_data=args.lambda_data,
         lambda_consist=args.lambda_consist, progressive_consist_steps=args.progressive_consist_steps,
         consist_criterion=args.consist_criterion, extra=shlex.split(args.extra), device=args.device,
-        workers=args.workers)
+        workers=args.workers, eval_mini_factor=args.eval_mini_factor)
     fractions = sorted(set(args.fractions))
     if args.estimate:
         from experiments.sparsesup.estimate import estimate

@@ -44,6 +44,7 @@ class Settings:
     extra: List[str] = field(default_factory=list)
     device: str = "auto"
     workers: int = 0
+    eval_mini_factor: float = 1.0  # evaluate on a fixed random 1/eval_mini_factor of the test frames (not hashed)
 
     def step1_key(self) -> Dict:
         keys = ("data_root", "mano_root", "input_width", "batch_size", "lr", "encoder_arch", "pretrained",
@@ -110,6 +111,8 @@ def eval_argv(settings: Settings, checkpoint: Path, exp_dir: Path) -> List[str]:
             str(settings.batch_size), "--device", settings.device, "--workers", str(settings.workers)]
     if settings.input_width:
         args += ["--input_width", str(settings.input_width)]
+    if settings.eval_mini_factor != 1:
+        args += ["--mini_factor", repr(settings.eval_mini_factor)]
     return args
 
 
@@ -141,9 +144,10 @@ def evaluate(settings: Settings, exp_dir: Path) -> Dict[str, float]:
 
 
 def _train_and_evaluate(settings: Settings, exp_dir: Path, target_epoch: int, train, record: Dict) -> Dict:
-    """Shared skip / continue / train / evaluate logic of one run; train(resume or None, epochs) trains."""
+    """Shared skip / continue / train / evaluate logic of one run; train(resume or None, epochs) trains. A finished
+    run evaluated on another test subset (eval_mini_factor) is only re-evaluated."""
     done = read_done(exp_dir)
-    if done is not None:
+    if done is not None and done.get("eval_mini_factor", 1.0) == settings.eval_mini_factor:
         print(f"[runs] skip (done): {exp_dir}")
         return done
     start = time.time()
@@ -154,6 +158,7 @@ def _train_and_evaluate(settings: Settings, exp_dir: Path, target_epoch: int, tr
         train(own)
     metrics = evaluate(settings, exp_dir)
     done = {**record, "metrics": metrics, "run_dir": str(exp_dir), "seconds": time.time() - start,
+            "eval_mini_factor": settings.eval_mini_factor,
             "command": " ".join(shlex.quote(a) for a in record.get("argv", []))}
     write_json_atomic(Path(exp_dir) / DONE_FILE, done)
     return done

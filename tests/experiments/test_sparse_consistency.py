@@ -119,3 +119,25 @@ def test_estimate_counts_runs_and_times_without_running_the_experiment(fphab_tin
     result = json.loads(printed[printed.rindex("\n{\n") + 1:])
     assert result["runs"] == 6 and result["total_s"] > 0 and result["remaining_s"] == pytest.approx(result["total_s"])
     assert not (tmp_path / "out").exists() and not (tmp_path / "runs" / "frac0.2_seed0").exists()
+
+
+def test_new_eval_subset_reevaluates_every_run_without_training(finished, monkeypatch):
+    argv, out, _ = finished
+    evaluations = []
+    real_supervised = runs.run_supervised
+
+    def supervised(run_argv):
+        assert "--evaluate" in run_argv, "a finished run trained again"
+        evaluations.append(run_argv)
+        return real_supervised(run_argv)
+
+    monkeypatch.setattr(runs, "run_warp", lambda run_argv: pytest.fail(f"trainmeshwarp trained again: {run_argv}"))
+    monkeypatch.setattr(runs, "run_supervised", supervised)
+    assert sparse_consistency.main(argv + ["--eval_mini_factor", "2"]) == 0
+    assert len(evaluations) == len(METHODS)
+    for run_argv in evaluations:
+        assert run_argv[run_argv.index("--mini_factor") + 1] == "2.0"
+    assert {r["eval_mini_factor"] for r in json.loads((out / "results.json").read_text())["runs"]} == {2.0}
+    evaluations.clear()
+    assert sparse_consistency.main(argv + ["--eval_mini_factor", "2"]) == 0
+    assert evaluations == []

@@ -1,0 +1,144 @@
+"""How informative is the photometric consistency loss on a dataset? (issue 7 diagnostic)
+
+Takes consist items [unannotated query, nearest annotated reference] exactly as trainmeshwarp.py builds them (train
+split, --fraction, no augmentation), renders the flow between the reference's GT mesh and the query's GT mesh moved
+by a known offset, and reports, per offset:
+  - the mean photometric loss (the loss at offset 0 is the floor the method can reach: lighting, shading, occlusion
+    and interpolation make it non-zero);
+  - "ranks GT": the share of pairs whose loss at this offset is higher than at the GT mesh (0.5 = no signal);
+  - "descends": the share of pairs whose loss gradient with respect to the offset points back toward the GT mesh
+    (cosine of -gradient with -offset > 0), and the mean of that cosine.
+Hand and object are moved separately (the other stays at GT), in the image plane (x) and in depth (z).
+
+    python experiments/photometric_signal.py --data_root data/synth_bench --mano_root assets/mano_synth \
+        --fraction 0.0125 --input_width 128 --pairs 96
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from handobjectconsist.datasets import FPHAB, HandObjectDataset, collate_pairs  # noqa: E402
+from handobjectconsist.datasets import sample_keys as K  # noqa: E402
+from handobjectconsist.mano import ManoLayer  # noqa: E402
+from handobjectconsist.models.warpreg import hand_object_mesh, pair_warp_loss  # noqa: E402
+
+AXES = {"x": 0, "z": 2}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data_root", required=True, help="FPHAB folder (or a folder holding fhbhands/)")
+    p.add_argument("--mano_root", required=True, help="folder with MANO_RIGHT.pkl (for the closed hand faces)")
+    p.add_argument("--fraction", type=float, default=0.0125, help="annotated fraction (sets the query-ref distance)")
+    p.add_argument("--input_width", type=int, default=128, help="frame width the loss is computed at")
+    p.add_argument("--pairs", type=int, default=96, help="consist items drawn at random from the train split")
+    p.add_argument("--offsets_mm", type=float, nargs="+", default=[5, 10, 20, 40], help="offset sizes (mm)")
+    p.add_argument("--criterion", default="l1", choices=["l1", "l2", "ssim"])
+    p.add_argument("--batch_size", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="also write the table (.md) and the numbers (.json) with this stem")
+    return p
+
+
+def draw_items(dataset, count: int, seed: int) -> List[list]:
+    """count random consist items [query, reference] whose reference is not the query itself (those give 0)."""
+    order = np.random.default_rng(seed).permutation(len(dataset))
+    items = []
+    for index in order:
+        item = dataset[int(index)]
+        if int(item[1][K.DIST2QUERY]) != 0:
+            items.append(item)
+        if len(items) == count:
+            break
+    return items
+
+
+def _loss(hand: torch.Tensor, obj: torch.Tensor, ref_meshes, query: Dict, ref: Dict, faces_info, criterion: str):
+    """(B,) photometric loss of the query mesh (hand (B, 778, 3), obj (B, N, 3), metres) against the reference."""
+    hand_faces, wrist_ids = faces_info
+    verts_query, faces = hand_object_mesh(hand, hand_faces, obj, query[K.OBJ_FACES], query.get(K.OBJ_VERTS_MASK),
+                                          query.get(K.OBJ_FACES_MASK))
+    loss, _ = pair_warp_loss(verts_query, ref_meshes, faces, query, ref, wrist_ids, criterion)
+    return loss
+
+
+def measure_batch(query: Dict, ref: Dict, faces_info, offsets_mm: List[float], criterion: str) -> Dict[str, list]:
+    """Per pair of the batch: floor loss, and for each (part, axis, size) the loss and the descent cosine."""
+    ref_meshes, _ = hand_object_mesh(ref[K.HAND_VERTS3D], faces_info[0], ref[K.OBJ_VERTS3D], query[K.OBJ_FACES],
+                                     ref.get(K.OBJ_VERTS_MASK), ref.get(K.OBJ_FACES_MASK))
+    hand, obj = query[K.HAND_VERTS3D], query[K.OBJ_VERTS3D]
+    rows = {"floor": _loss(hand, obj, ref_meshes, query, ref, faces_info, criterion).tolist()}
+    for part in ("hand", "object"):
+        for axis_name, axis in AXES.items():
+            for size in offsets_mm:
+                for sign in (1.0, -1.0):
+                    offset = torch.zeros(hand.shape[0], 1, 3)
+                    offset[:, 0, axis] = sign * size / 1000.0
+                    offset.requires_grad_(True)
+                    moved_hand = hand + offset if part == "hand" else hand
+                    moved_obj = obj + offset if part == "object" else obj
+                    loss = _loss(moved_hand, moved_obj, ref_meshes, query, ref, faces_info, criterion)
+                    (grad,) = torch.autograd.grad(loss.sum(), offset)
+                    cosine = torch.nn.functional.cosine_similarity(-grad[:, 0], -offset.detach()[:, 0], dim=1)
+                    key = f"{part}_{axis_name}_{size:g}"
+                    rows.setdefault(key + "_loss", []).extend(loss.detach().tolist())
+                    rows.setdefault(key + "_cos", []).extend(cosine.nan_to_num(0.0).tolist())
+    return rows
+
+
+def format_table(rows: Dict[str, list], offsets_mm: List[float], header: str) -> str:
+    floor = np.asarray(rows["floor"])
+    lines = [header, "", f"Loss at the GT query mesh (floor): {floor.mean():.4f} (pairs: {len(floor)})", "",
+             "| moved | offset (mm) | mean loss | loss - floor | ranks GT | descends | mean descent cosine |",
+             "|---|---|---|---|---|---|---|"]
+    for part in ("hand", "object"):
+        for axis_name in AXES:
+            for size in offsets_mm:
+                key = f"{part}_{axis_name}_{size:g}"
+                loss, cosine = np.asarray(rows[key + "_loss"]), np.asarray(rows[key + "_cos"])
+                ranks = (loss > np.tile(floor, 2)).mean()  # rows hold the + offsets, then the - offsets
+                lines.append(f"| {part} along {axis_name} | {size:g} | {loss.mean():.4f} | {loss.mean() - floor.mean():+.4f}"
+                             f" | {ranks:.0%} | {(cosine > 0).mean():.0%} | {cosine.mean():+.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    torch.set_grad_enabled(True)
+    root = Path(args.data_root)
+    root = root / "fhbhands" if (root / "fhbhands").is_dir() else root
+    reader = FPHAB(root, split="train", fraction=args.fraction, input_width=args.input_width, mano_root=args.mano_root)
+    dataset = HandObjectDataset(reader, mode="full", sample_nb=2, spacing=0, augment=False)
+    items = draw_items(dataset, args.pairs, args.seed)
+    layer = ManoLayer(args.mano_root)
+    faces_info = (layer.closed_faces, layer.wrist_face_ids)
+    rows: Dict[str, list] = {}
+    for start in range(0, len(items), args.batch_size):
+        query, ref = collate_pairs(items[start:start + args.batch_size])
+        for key, values in measure_batch(query, ref, faces_info, args.offsets_mm, args.criterion).items():
+            rows.setdefault(key, []).extend(values)
+        print(f"{min(start + args.batch_size, len(items))}/{len(items)} pairs", file=sys.stderr)
+    header = (f"Photometric signal: {args.criterion} loss, train split of {root}, fraction {args.fraction:g}, width "
+              f"{args.input_width}, {len(items)} random consist items (seed {args.seed}); each offset applied with "
+              f"both signs. 'ranks GT': loss higher than at the GT mesh; 'descends': the loss gradient points back "
+              f"to the GT mesh.")
+    table = format_table(rows, args.offsets_mm, header)
+    print(table)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out + ".md").write_text(table)
+        Path(args.out + ".json").write_text(json.dumps({"args": vars(args), "per_pair": rows}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
