@@ -42,7 +42,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--criterion", default="l1", choices=["l1", "l2", "ssim"])
     p.add_argument("--seed", type=int, default=1, help="which pairs are drawn")
-    p.add_argument("--out", default=None, help="also write the trace as JSON here")
+    p.add_argument("--out", default=None, help="also write the trace as JSON here, and its plot next to it (.png)")
     return p
 
 
@@ -76,6 +76,32 @@ def fit_pairs(warp: WarpRegNet, query: Dict, ref: Dict, steps: int, lr: float, e
     return trace
 
 
+def plot_trace(trace: List[Dict], path, title: str = "") -> None:
+    """Photometric loss (left axis) and the query errors in mm (right axis) against the step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [row["step"] for row in trace]
+    fig, loss_ax = plt.subplots(figsize=(7, 4))
+    loss_ax.plot(steps, [row["warp_loss"] for row in trace], color="black", label="photometric loss")
+    loss_ax.set_xlabel("Adam step on the photometric loss alone")
+    loss_ax.set_ylabel("photometric L1 loss")
+    error_ax = loss_ax.twinx()
+    for key, colour, label in (("hand_mm", "tab:red", "hand vertices (mm)"),
+                               ("hand_centred_mm", "tab:orange", "hand vertices, centred (mm)"),
+                               ("object_mm", "tab:blue", "object vertices (mm)")):
+        error_ax.plot(steps, [row[key] for row in trace], color=colour, linestyle="--", label=label)
+    error_ax.set_ylabel("query error against GT (mm)")
+    handles = loss_ax.get_legend_handles_labels()[0] + error_ax.get_legend_handles_labels()[0]
+    loss_ax.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="upper center")
+    loss_ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     torch.manual_seed(0)
@@ -94,6 +120,9 @@ def main(argv=None) -> int:
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps({"args": vars(args), "trace": trace}, indent=1))
+        plot_trace(trace, Path(args.out).with_suffix(".png"),
+                   title=f"{Path(args.checkpoint).parent.name}: {args.pairs} fixed pairs, fraction {args.fraction:g}, "
+                         f"lr {args.lr:g}")
     return 0
 
 
