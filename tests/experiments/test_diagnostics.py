@@ -20,13 +20,18 @@ def test_gt_query_mesh_minimises_the_loss_and_the_gradient_points_back(fphab_tin
     dataset = HandObjectDataset(reader, mode="full", sample_nb=2, spacing=0, augment=False)
     query, ref = collate_pairs(photometric_signal.draw_items(dataset, 8, seed=0))
     layer = ManoLayer(mano_root)
-    rows = photometric_signal.measure_batch(query, ref, (layer.closed_faces, layer.wrist_face_ids), [15.0], "l1")
+    rows = photometric_signal.measure_batch(query, ref, (layer.closed_faces, layer.wrist_face_ids), [15.0], "l1",
+                                            finger_degrees=[20.0], mano_root=mano_root)
     floor = np.tile(np.asarray(rows["floor"]), 2)  # each offset is applied with both signs, + rows first
     for part in ("hand", "object"):
         loss, cosine = np.asarray(rows[f"{part}_x_15_loss"]), np.asarray(rows[f"{part}_x_15_cos"])
         assert loss.mean() > floor.mean() + 0.005, part
         assert (loss >= floor).mean() >= 0.75, part
         assert (cosine > 0).mean() >= 0.75, part
+        assert np.allclose(rows[f"{part}_x_15_shift_mm"], 15.0 if part == "hand" else 0.0, atol=1e-3)
+    # Bent fingers move the hand's vertices and cost photometric error too (weaker signal: assert the mean only).
+    assert np.mean(rows["fingers_20_shift_mm"]) > 2.0
+    assert np.mean(rows["fingers_20_loss"]) > floor.mean()
 
 
 def test_table_lists_every_offset(tmp_path, fphab_tiny_root, mano_root):
@@ -38,7 +43,8 @@ def test_table_lists_every_offset(tmp_path, fphab_tiny_root, mano_root):
     for part in ("hand", "object"):
         for axis in ("x", "z"):
             for size in ("10", "30"):
-                assert f"| {part} along {axis} | {size} |" in table
+                assert f"| {part} along {axis} | {size} mm |" in table
+    assert "| finger joints (random direction) | 5 deg |" in table
     assert torch.is_grad_enabled()
 
 
