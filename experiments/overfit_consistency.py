@@ -47,7 +47,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def query_errors(results: Dict, query: Dict) -> Dict[str, float]:
-    """Mean vertex errors (mm) of the query predictions: hand (camera frame), hand centred, object."""
+    """Mean vertex errors (mm) of the query predictions: hand (camera frame), hand centred, object; and the mean
+    squared predicted MANO shape coefficient (the quantity the shape regulariser penalises; 0 without shape)."""
     hand = results["recov_handverts3d"] - query[K.HAND_VERTS3D]
     centred = hand - hand.mean(dim=1, keepdim=True)
     obj = (results["recov_objverts3d"] - query[K.OBJ_VERTS3D]).norm(dim=-1)
@@ -55,7 +56,8 @@ def query_errors(results: Dict, query: Dict) -> Dict[str, float]:
     mask = torch.ones_like(obj) if mask is None else mask.float()
     return {"hand_mm": hand.norm(dim=-1).mean().item() * 1000,
             "hand_centred_mm": centred.norm(dim=-1).mean().item() * 1000,
-            "object_mm": ((obj * mask).sum() / mask.sum()).item() * 1000}
+            "object_mm": ((obj * mask).sum() / mask.sum()).item() * 1000,
+            "shape_msq": 0.0 if results.get("shape") is None else results["shape"].pow(2).mean().item()}
 
 
 def fit_pairs(warp: WarpRegNet, query: Dict, ref: Dict, steps: int, lr: float, every: int) -> List[Dict]:
