@@ -23,6 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from experiments.photometric_signal import draw_items  # noqa: E402
+from experiments.sparsesup.data import dataset_dir  # noqa: E402
 from handobjectconsist.datasets import FPHAB, HandObjectDataset, collate_pairs  # noqa: E402
 from handobjectconsist.datasets import sample_keys as K  # noqa: E402
 from handobjectconsist.models.warpreg import WarpRegNet  # noqa: E402
@@ -108,8 +109,7 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     torch.manual_seed(0)
     loaded = load_trained_model(args.checkpoint, mano_root=args.mano_root)
-    root = Path(args.data_root)
-    root = root / "fhbhands" if (root / "fhbhands").is_dir() else root
+    root = dataset_dir(args.data_root)
     reader = FPHAB(root, split="train", fraction=args.fraction, input_width=loaded.input_width,
                    mano_root=args.mano_root)
     dataset = HandObjectDataset(reader, mode="full", sample_nb=2, spacing=0, augment=False)

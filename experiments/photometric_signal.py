@@ -26,6 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from experiments.sparsesup.data import dataset_dir  # noqa: E402
 from handobjectconsist.datasets import FPHAB, HandObjectDataset, collate_pairs  # noqa: E402
 from handobjectconsist.datasets import sample_keys as K  # noqa: E402
 from handobjectconsist.mano import ManoLayer  # noqa: E402
@@ -141,8 +142,7 @@ def format_table(rows: Dict[str, list], offsets_mm: List[float], header: str,
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     torch.set_grad_enabled(True)
-    root = Path(args.data_root)
-    root = root / "fhbhands" if (root / "fhbhands").is_dir() else root
+    root = dataset_dir(args.data_root)
     reader = FPHAB(root, split="train", fraction=args.fraction, input_width=args.input_width, mano_root=args.mano_root)
     dataset = HandObjectDataset(reader, mode="full", sample_nb=2, spacing=0, augment=False)
     items = draw_items(dataset, args.pairs, args.seed)
