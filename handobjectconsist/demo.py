@@ -68,8 +68,8 @@ FIGURE_RUNS = ("full", "control", "consist")  # the three rows of upstream's fig
 METRIC_COLUMNS = (  # (evaluator summary key, column title)
     ("joints3d_epe_mean_mm", "hand 3D joints (mm)"),
     ("objverts3d_mepe_trans_mm", "object 3D verts (mm)"),
-    ("joints2d_base_epe_mean_px", "hand 2D joints (px)"),
-    ("objverts2d_mepe_px", "object 2D verts (px)"),
+    ("joints2d_base_epe_mean_px", "hand 2D joints (px, 480x270 frame)"),
+    ("objverts2d_mepe_px", "object 2D verts (px, 480x270 frame)"),
 )
 
 

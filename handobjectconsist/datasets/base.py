@@ -5,7 +5,7 @@ and the ground truth as a dict keyed by sample_keys (3D in camera-frame metres, 
 pixels of the frame as returned by get_image after any input_width resize).
 """
 
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -21,6 +21,8 @@ class PoseDataset:
         frame_ids: np.ndarray (N,) int frame number of each sample within its sequence.
         sparse_map: SparseMap over the N samples.
         image_size: (W, H) of the frames returned by get_image.
+        report_size: (W, H) of the dataset's reference frame, in which 2D errors are reported whatever the input
+            width (the original's convention: FPHAB 480x270, HO3D-v2 640x480); None: the frames as returned.
         missing_count: number of samples dropped because their image was missing (skip_missing=True).
     """
 
@@ -29,10 +31,17 @@ class PoseDataset:
     frame_ids: np.ndarray
     sparse_map: SparseMap
     image_size: Tuple[int, int]
+    report_size: Optional[Tuple[int, int]] = None
     missing_count: int = 0
 
     def __len__(self) -> int:
         return len(self.seq_names)
+
+    def report_scale(self) -> np.ndarray:
+        """(2,) float32 (sx, sy) from the pixels of get_image to those of report_size (ones when it is None)."""
+        if self.report_size is None:
+            return np.ones(2, dtype=np.float32)
+        return (np.asarray(self.report_size, dtype=np.float64) / np.asarray(self.image_size)).astype(np.float32)
 
     def get_image(self, idx: int) -> np.ndarray:
         """(H, W, 3) uint8 RGB frame of sample idx."""

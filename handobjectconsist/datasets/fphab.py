@@ -161,6 +161,7 @@ class FPHAB(PoseDataset):
     """
 
     name = "fphab"
+    report_size = (480, 270)  # Video_files_480, the frame of the original's 2D errors
 
     def __init__(self, data_root, split: str = "train", split_type: str = "actions", fraction: float = 1.0,
                  mini_factor: Optional[float] = None, video_folder: str = "auto", input_width: Optional[int] = None,

@@ -145,6 +145,7 @@ class HandObjectDataset(Dataset):
             K.AFFINE: torch.as_tensor(affine, dtype=torch.float32),
             K.CAM_INTR: torch.as_tensor(affine @ cam_intr_orig, dtype=torch.float32),
             K.CAM_INTR_ORIG: torch.as_tensor(cam_intr_orig, dtype=torch.float32),
+            K.REPORT_SCALE: torch.from_numpy(self.pose_dataset.report_scale()),
         }
         if self.return_orig_image:
             sample[K.IMAGE_ORIG] = torch.from_numpy(frame)

@@ -113,6 +113,7 @@ class HO3DV2(PoseDataset):
     """
 
     name = "ho3dv2"
+    report_size = (640, 480)  # the native HO3D-v2 frame
 
     def __init__(self, data_root, split: str = "train", split_mode: str = "objects", fraction: float = 1.0,
                  like_v1: bool = False, sequences: Optional[Sequence[str]] = None,

@@ -14,6 +14,8 @@ CAM_INTR = "cam_intr"              # (3, 3) float32 intrinsics of the network in
 AFFINE = "affine"                  # (3, 3) float32, original pixels -> input pixels (homogeneous)
 IMAGE_ORIG = "image_orig"          # (H0, W0, 3) uint8 original frame (visualisation only; may be absent)
 CAM_INTR_ORIG = "cam_intr_orig"    # (3, 3) float32 intrinsics of the original frame
+REPORT_SCALE = "report_scale"      # (2,) float32 (sx, sy): original pixels -> pixels of the dataset's reference
+                                   # frame, in which 2D errors are reported (FPHAB 480x270, HO3D 640x480)
 
 # Hand ground truth (camera frame)
 JOINTS3D = "joints3d"              # (21, 3) float32, metres

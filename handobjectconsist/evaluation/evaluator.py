@@ -1,11 +1,18 @@
-"""Hand/object metrics of design notes section 5.2, per batch and per sample.
+"""Hand/object metrics, per batch and per sample.
 
-Metric names follow upstream with explicit units in saved/printed values (metres in code, mm and px in outputs):
+Metric names follow the original with explicit units in saved/printed values (metres in code, mm and px in outputs).
+2D errors are in pixels of the dataset's REFERENCE frame (FPHAB 480x270, HO3D-v2 640x480, as the original reports
+them) whatever the input width: predictions go back through the inverse AFFINE to the stored frame, then both
+prediction and ground truth are scaled by REPORT_SCALE (absent: the stored frame's pixels).
   joints3d        camera-space 3D joints (recov_joints3d vs JOINTS3D), PCK thresholds 0..0.5 m (20 steps)
   joints3d_cent   root-relative 3D joints (both centred on joint `center_idx`), PCK 0..0.2 m (20 steps)
-  joints2d_base   2D joints in ORIGINAL image pixels (prediction mapped back through inverse AFFINE), PCK 0..100 px
+  joints3d_procrustes  3D joints after the best similarity (scale, rotation, translation) onto the ground truth,
+                  PCK 0..0.05 m (100 steps, HO3D's range)
+  joints2d_base   2D joints in reference-frame pixels, PCK 0..100 px
   objverts3d_mepe_trans  mean 3D object-vertex distance (real vertices only, OBJ_VERTS_MASK), per sample then mean
-  objverts2d_mepe        mean 2D object-vertex distance in original pixels (real vertices only)
+  objverts2d_mepe        mean 2D object-vertex distance in reference-frame pixels (real vertices only)
+  hand_root_{lateral,depth}_mm   error of joint `center_idx` (camera frame) in the image plane (x, y) and along z
+  obj_centroid_{lateral,depth}_mm  the same for the centroid of the object's real vertices
 """
 
 import json
@@ -17,11 +24,17 @@ import torch
 
 from handobjectconsist.datasets import sample_keys as K
 from handobjectconsist.evaluation.pck import KeypointErrorAccumulator
+from libyana.procrustes import procrustes_align
 from libyana.transforms2d import apply_affine_2d
 
 # name -> (PCK min, max, steps) in metres or pixels; and the factor to the reported unit.
-PCK_RANGES = {"joints2d_base": (0.0, 100.0, 100), "joints3d_cent": (0.0, 0.2, 20), "joints3d": (0.0, 0.5, 20)}
-REPORT_UNITS = {"joints2d_base": ("px", 1.0), "joints3d_cent": ("mm", 1000.0), "joints3d": ("mm", 1000.0)}
+PCK_RANGES = {"joints2d_base": (0.0, 100.0, 100), "joints3d_cent": (0.0, 0.2, 20), "joints3d": (0.0, 0.5, 20),
+              "joints3d_procrustes": (0.0, 0.05, 100)}
+REPORT_UNITS = {"joints2d_base": ("px", 1.0), "joints3d_cent": ("mm", 1000.0), "joints3d": ("mm", 1000.0),
+                "joints3d_procrustes": ("mm", 1000.0)}
+# Per-sample point errors averaged over samples: name -> factor to the unit in the name.
+SAMPLE_MEANS = {"objverts3d_mepe_trans_mm": 1000.0, "objverts2d_mepe_px": 1.0, "hand_root_lateral_mm": 1000.0,
+                "hand_root_depth_mm": 1000.0, "obj_centroid_lateral_mm": 1000.0, "obj_centroid_depth_mm": 1000.0}
 
 
 def masked_point_errors(pred: torch.Tensor, gt: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -38,13 +51,37 @@ def to_original_pixels(points_input: torch.Tensor, affine: torch.Tensor) -> torc
     return apply_affine_2d(points_input, torch.linalg.inv(affine.double()).to(points_input.dtype))
 
 
+def to_report_pixels(points: torch.Tensor, scale: Optional[torch.Tensor]) -> torch.Tensor:
+    """(B, N, 2) stored-frame pixels -> reference-frame pixels; scale (B, 2) = REPORT_SCALE (None: unchanged).
+
+    Pixel-centre convention of an area-preserving resize: u' = (u + 0.5) * s - 0.5 (distances scale by s)."""
+    if scale is None:
+        return points
+    scale = scale.to(points.dtype)[:, None, :]
+    return (points + 0.5) * scale - 0.5
+
+
+def lateral_depth_errors(pred: torch.Tensor, gt: torch.Tensor):
+    """Camera-frame point errors split: (B, 3) pred, gt -> (B,) image-plane distance (x, y) and (B,) |z| error."""
+    diff = pred - gt
+    return diff[:, :2].norm(dim=-1), diff[:, 2].abs()
+
+
+def masked_centroid(points: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
+    """(B, N, 3) points, (B, N) bool real-point mask or None -> (B, 3) mean of the real points."""
+    if mask is None:
+        return points.mean(dim=1)
+    weights = mask.to(points.dtype)[..., None]
+    return (points * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+
+
 class HandObjectEvaluator:
     """Accumulates the metrics over batches; feed(batch, results) then summary() / dump_per_sample(path)."""
 
     def __init__(self, center_idx: int = 9):
         self.center_idx = center_idx
         self.accumulators = {name: KeypointErrorAccumulator(21) for name in PCK_RANGES}
-        self.object_errors: Dict[str, List[float]] = {"objverts3d_mepe_trans": [], "objverts2d_mepe": []}
+        self.sample_errors: Dict[str, List[float]] = {name: [] for name in SAMPLE_MEANS}
         self.records: List[Dict] = []
 
     @torch.no_grad()
@@ -60,22 +97,30 @@ class HandObjectEvaluator:
             gt_c, pred_c = gt - gt[:, c : c + 1], pred - pred[:, c : c + 1]
             d = self.accumulators["joints3d_cent"].feed(gt_c.numpy(), pred_c.numpy())
             per_sample["joints3d_cent_mm"] = 1000 * d.mean(axis=1)
+            aligned = procrustes_align(pred.numpy(), gt.numpy())
+            d = self.accumulators["joints3d_procrustes"].feed(gt.numpy(), aligned)
+            per_sample["joints3d_procrustes_mm"] = 1000 * d.mean(axis=1)
+            lateral, depth = lateral_depth_errors(pred[:, c], gt[:, c])
+            self._add_sample_errors(per_sample, hand_root_lateral_mm=lateral, hand_root_depth_mm=depth)
+        scale = batch.get(K.REPORT_SCALE)
+        scale = None if scale is None else scale.cpu().double()
         if K.JOINTS2D in batch and K.AFFINE in batch and "joints2d" in results:
             pred2d = to_original_pixels(results["joints2d"].detach().cpu().double(), batch[K.AFFINE].cpu())
-            d = self.accumulators["joints2d_base"].feed(batch[K.JOINTS2D].cpu().double().numpy(), pred2d.numpy())
+            gt2d = to_report_pixels(batch[K.JOINTS2D].cpu().double(), scale)
+            d = self.accumulators["joints2d_base"].feed(gt2d.numpy(), to_report_pixels(pred2d, scale).numpy())
             per_sample["joints2d_base_px"] = d.mean(axis=1)
         mask = batch.get(K.OBJ_VERTS_MASK)
         mask = None if mask is None else mask.cpu()
         if K.OBJ_VERTS3D in batch and "recov_objverts3d" in results:
-            err = masked_point_errors(results["recov_objverts3d"].detach().cpu().double(),
-                                      batch[K.OBJ_VERTS3D].cpu().double(), mask).numpy()
-            self.object_errors["objverts3d_mepe_trans"].extend(err.tolist())
-            per_sample["objverts3d_mm"] = 1000 * err
+            pred3d, gt3d = results["recov_objverts3d"].detach().cpu().double(), batch[K.OBJ_VERTS3D].cpu().double()
+            lateral, depth = lateral_depth_errors(masked_centroid(pred3d, mask), masked_centroid(gt3d, mask))
+            self._add_sample_errors(per_sample, objverts3d_mepe_trans_mm=masked_point_errors(pred3d, gt3d, mask),
+                                    obj_centroid_lateral_mm=lateral, obj_centroid_depth_mm=depth)
         if K.OBJ_VERTS2D in batch and K.AFFINE in batch and "obj_verts2d" in results:
             pred2d = to_original_pixels(results["obj_verts2d"].detach().cpu().double(), batch[K.AFFINE].cpu())
-            err = masked_point_errors(pred2d, batch[K.OBJ_VERTS2D].cpu().double(), mask).numpy()
-            self.object_errors["objverts2d_mepe"].extend(err.tolist())
-            per_sample["objverts2d_px"] = err
+            gt2d = to_report_pixels(batch[K.OBJ_VERTS2D].cpu().double(), scale)
+            self._add_sample_errors(per_sample, objverts2d_mepe_px=masked_point_errors(
+                to_report_pixels(pred2d, scale), gt2d, mask))
         batch_size = batch[K.IMAGE].shape[0]
         for b in range(batch_size):
             record = {
@@ -84,6 +129,13 @@ class HandObjectEvaluator:
             }
             record.update({name: float(values[b]) for name, values in per_sample.items()})
             self.records.append(record)
+
+    def _add_sample_errors(self, per_sample: Dict[str, np.ndarray], **errors: torch.Tensor) -> None:
+        """Store (B,) errors in metres / pixels under SAMPLE_MEANS names; per-sample records get reported units."""
+        for name, values in errors.items():
+            values = values.numpy()
+            self.sample_errors[name].extend(values.tolist())
+            per_sample[name] = SAMPLE_MEANS[name] * values
 
     def detailed(self) -> Dict[str, Dict]:
         """{name: measures dict (see KeypointErrorAccumulator.get_measures)} for metrics that received data."""
@@ -102,10 +154,9 @@ class HandObjectEvaluator:
             out[f"{name}_epe_mean_{unit}"] = measures["epe_mean"] * factor
             out[f"{name}_epe_median_{unit}"] = measures["epe_median"] * factor
             out[f"{name}_auc"] = measures["auc"]
-        if self.object_errors["objverts3d_mepe_trans"]:
-            out["objverts3d_mepe_trans_mm"] = 1000 * float(np.mean(self.object_errors["objverts3d_mepe_trans"]))
-        if self.object_errors["objverts2d_mepe"]:
-            out["objverts2d_mepe_px"] = float(np.mean(self.object_errors["objverts2d_mepe"]))
+        for name, values in self.sample_errors.items():
+            if values:
+                out[name] = SAMPLE_MEANS[name] * float(np.mean(values))
         return out
 
     def dump_per_sample(self, path_stem) -> List[Path]:

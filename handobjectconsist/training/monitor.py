@@ -23,8 +23,13 @@ CURVE_METRICS = (
     "recov_objverts3d",
     "joints3d_epe_mean_mm",
     "joints3d_cent_epe_mean_mm",
+    "joints3d_procrustes_epe_mean_mm",
+    "hand_root_lateral_mm",
+    "hand_root_depth_mm",
     "joints2d_base_epe_mean_px",
     "objverts3d_mepe_trans_mm",
+    "obj_centroid_lateral_mm",
+    "obj_centroid_depth_mm",
     "objverts2d_mepe_px",
 )
 

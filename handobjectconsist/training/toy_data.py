@@ -83,6 +83,7 @@ class ToyHandObjectDataset(Dataset):
             K.CAM_INTR: (affine @ intr).astype(np.float32),
             K.CAM_INTR_ORIG: intr,
             K.AFFINE: affine,
+            K.REPORT_SCALE: np.ones(2, dtype=np.float32),
             K.JOINTS3D: joints3d.astype(np.float32),
             K.JOINTS2D: joints2d.astype(np.float32),
             K.HAND_VERTS3D: self.hand_verts[idx].astype(np.float32),

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 import trimesh
 from tests.datasets.hand_made_fphab import write_hand_made_fphab
 
@@ -81,3 +82,15 @@ def test_missing_and_malformed_inputs_name_the_path(layout):
     (root / "Object_models/milk_model/milk_model.ply").unlink()
     with pytest.raises(MissingDataError, match="milk_model.ply"):
         FPHAB(root, skip_missing=True)
+
+
+def test_2d_ground_truth_maps_to_the_same_reference_pixels_at_any_input_width(layout):
+    """Joints projected at width 128 and scaled by report_scale land where the 480-wide projection puts them."""
+    from handobjectconsist.evaluation.evaluator import to_report_pixels
+
+    root, _ = layout
+    native, small = FPHAB(root, split="train"), FPHAB(root, split="train", input_width=128)
+    assert np.allclose(native.report_scale(), [1.0, 1.0]) and np.allclose(small.report_scale(), [3.75, 3.75])
+    joints_small = small.get_annotation(0)[K.JOINTS2D][None].astype(np.float64)
+    mapped = to_report_pixels(torch.from_numpy(joints_small), torch.from_numpy(small.report_scale()[None]).double())
+    np.testing.assert_allclose(mapped[0].numpy(), native.get_annotation(0)[K.JOINTS2D], atol=1e-3)

@@ -56,6 +56,69 @@ def test_per_sample_dump_round_trip(tmp_path):
     json_path, npz_path = evaluator.dump_per_sample(tmp_path / "val_epoch0001")
     records = json.loads(json_path.read_text())
     assert [r["frame_idx"] for r in records] == [3, 4]
-    assert records[1]["objverts3d_mm"] == pytest.approx(10.0, abs=1e-4)
+    assert records[1]["objverts3d_mepe_trans_mm"] == pytest.approx(10.0, abs=1e-4)
     arrays = np.load(npz_path)
     np.testing.assert_allclose(arrays["joints3d_mm"], [5.0, 5.0], atol=1e-4)
+
+
+def test_2d_errors_are_reported_in_the_reference_frame():
+    """Frames stored at 128 wide, reference 480 wide: every pixel error is 480 / 128 = 3.75 times larger."""
+    batch, results = _batch_and_results()
+    batch[K.REPORT_SCALE] = torch.full((2, 2), 480 / 128)
+    evaluator = HandObjectEvaluator()
+    evaluator.feed(batch, results)
+    summary = evaluator.summary()
+    assert summary["joints2d_base_epe_mean_px"] == pytest.approx(5.0 * 3.75, abs=1e-4)
+    assert summary["objverts2d_mepe_px"] == pytest.approx(10.0 * 3.75, abs=1e-4)
+    assert summary["joints3d_epe_mean_mm"] == pytest.approx(5.0, abs=1e-4)  # 3D unaffected
+
+
+def test_anisotropic_report_scale_scales_each_axis():
+    batch, results = _batch_and_results()
+    batch[K.REPORT_SCALE] = torch.tensor([[2.0, 0.5], [2.0, 0.5]])
+    evaluator = HandObjectEvaluator()
+    evaluator.feed(batch, results)
+    # Hand 2D error (3, 4) original px -> (6, 2) reference px; object (6, 8) -> (12, 4).
+    assert evaluator.summary()["joints2d_base_epe_mean_px"] == pytest.approx(np.hypot(6, 2), abs=1e-4)
+    assert evaluator.summary()["objverts2d_mepe_px"] == pytest.approx(np.hypot(12, 4), abs=1e-4)
+
+
+def test_root_and_centroid_errors_split_into_lateral_and_depth():
+    batch, results = _batch_and_results()
+    results["recov_joints3d"] = batch[K.JOINTS3D] + torch.tensor([0.003, 0.004, -0.012])  # 5 mm lateral, 12 deep
+    evaluator = HandObjectEvaluator()
+    evaluator.feed(batch, results)
+    summary = evaluator.summary()
+    assert summary["hand_root_lateral_mm"] == pytest.approx(5.0, abs=1e-4)
+    assert summary["hand_root_depth_mm"] == pytest.approx(12.0, abs=1e-4)
+    assert summary["joints3d_epe_mean_mm"] == pytest.approx(13.0, abs=1e-4)
+    # Object prediction offset (0, 6, 8) mm on the real vertices; padding vertices must not move the centroid.
+    assert summary["obj_centroid_lateral_mm"] == pytest.approx(6.0, abs=1e-4)
+    assert summary["obj_centroid_depth_mm"] == pytest.approx(8.0, abs=1e-4)
+
+
+def test_procrustes_error_ignores_similarity_but_not_articulation():
+    from scipy.spatial.transform import Rotation
+
+    batch, results = _batch_and_results()
+    gt = batch[K.JOINTS3D].double()
+    rotation = torch.from_numpy(Rotation.from_rotvec([0.2, 0.5, -0.3]).as_matrix())
+    moved = 1.3 * gt @ rotation.T + torch.tensor([0.05, -0.02, 0.1], dtype=torch.float64)
+    results["recov_joints3d"] = moved.float()
+    evaluator = HandObjectEvaluator()
+    evaluator.feed(batch, results)
+    summary = evaluator.summary()
+    assert summary["joints3d_procrustes_epe_mean_mm"] == pytest.approx(0.0, abs=1e-3)
+    # Errors of ~1e-13 m miss only the threshold 0 of 0..0.05 m in 100 steps: AUC = (99 - 0.5) / 99.
+    assert summary["joints3d_procrustes_auc"] == pytest.approx(98.5 / 99, abs=1e-9)
+    assert summary["joints3d_epe_mean_mm"] > 50
+    # One joint displaced by 21 mm: no similarity undoes it, so the aligned error stays well above zero (least
+    # squares spreads it over the joints, so its mean may exceed the unaligned 1 mm).
+    bent = gt.clone()
+    bent[:, 20, 0] += 0.021
+    results["recov_joints3d"] = bent.float()
+    evaluator = HandObjectEvaluator()
+    evaluator.feed(batch, results)
+    summary = evaluator.summary()
+    assert summary["joints3d_epe_mean_mm"] == pytest.approx(1.0, abs=1e-3)
+    assert summary["joints3d_procrustes_epe_mean_mm"] > 0.5
