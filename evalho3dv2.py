@@ -15,15 +15,16 @@ import shutil
 import sys
 from pathlib import Path
 
+from handobjectconsist.entry import Parser, non_negative_int, positive_int, run_main
+from handobjectconsist.errors import UsageError
 from handobjectconsist.evaluation.ho3d_inference import PAPER_SPLITS, ho3d_eval_loader, predict_submission
-from handobjectconsist.training.checkpoints import CheckpointError
-from handobjectconsist.training.distributed import resolve_device
 from handobjectconsist.training.checkpoints import load_trained_model
+from handobjectconsist.training.distributed import resolve_device
 from libyana.seeding import set_all_seeds
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="HO3D-v2 CodaLab submission (pred.json, pred.zip)")
+    p = Parser(description="HO3D-v2 CodaLab submission (pred.json, pred.zip)")
     p.add_argument("--com", default="debug/")
     p.add_argument("--val_dataset", default="ho3dv2", choices=["ho3dv2"])
     p.add_argument("--val_split", default="val", choices=list(PAPER_SPLITS),
@@ -36,14 +37,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--true_root", action="store_true", help="replace the predicted wrist by the dataset's wrist")
     p.add_argument("--resume", required=True, help="checkpoint .pth written by trainmeshreg.py / trainmeshwarp.py")
     p.add_argument("--manual_seed", type=int, default=0)
-    p.add_argument("--batch_size", type=int, default=4)
-    p.add_argument("--workers", type=int, default=8)
+    p.add_argument("--batch_size", type=positive_int, default=4)
+    p.add_argument("--workers", type=non_negative_int, default=8)
     p.add_argument("--json_folder", default="jsonres/res", help="also writes {json_folder}/{val_split}.json")
     p.add_argument("--out_dir", default=".", help="where pred.json and pred.zip go")
     p.add_argument("--data_root", default="data", help="folder holding ho3dv2/ (or the HO3D-v2 folder itself)")
     p.add_argument("--mano_root", default=None, help="MANO folder (default: the one saved in the checkpoint)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--input_width", type=int, default=None,
+    p.add_argument("--input_width", type=positive_int, default=None,
                    help="frame width fed to the network (default: the checkpoint's training --input_width)")
     # Accepted for command-line compatibility; upstream never used them.
     for flag, kind in (("--max_verts", int), ("--version", int), ("--render_freq", int), ("--display_freq", int),
@@ -59,7 +60,7 @@ def run(argv=None):
     """Parse flags, predict, write; returns the SubmissionPaths of pred.json / pred.zip."""
     args = parser().parse_args(argv)
     if args.mini_factor != 1 or args.fraction != 1:
-        raise ValueError("--mini_factor and --fraction must be 1: a submission predicts every frame of the split")
+        raise UsageError("--mini_factor and --fraction must be 1: a submission predicts every frame of the split")
     set_all_seeds(args.manual_seed)
     device = resolve_device(args.device)
     loaded = load_trained_model(args.resume, args.mano_root, device)
@@ -76,9 +77,8 @@ def run(argv=None):
 
 
 def main(argv=None) -> int:
-    from handobjectconsist.training.session import exit_code
-
-    return exit_code(run, argv, (CheckpointError, FileNotFoundError, ValueError))
+    """Exit status 0; 1 with one "error: ..." line for a user mistake; 130 / 143 for SIGINT / SIGTERM."""
+    return run_main(run, argv, (FileNotFoundError,))
 
 
 if __name__ == "__main__":

@@ -6,13 +6,16 @@ Temporary files live in the target's folder (os.replace is atomic only within on
 """
 
 import os
+import re
 import secrets
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator, Union
+from typing import IO, Iterator, List, Union
 
 PathLike = Union[str, Path]
+# ".<target name>.<pid>.<8 hex digits><suffix>", as made by atomic_path.
+_TEMPORARY_NAME = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}(\.\w+)$")
 
 
 @contextmanager
@@ -64,3 +67,32 @@ def atomic_copy(src: PathLike, dst: PathLike) -> None:
     """Copy the file src to dst atomically (dst's folder is created if missing)."""
     with atomic_path(dst) as tmp:
         shutil.copyfile(src, tmp)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: PathLike) -> List[Path]:
+    """Delete the temporary files of atomic_path in `folder` (not its subfolders) whose writing process no longer
+    runs (left by a kill -9 or a power cut); returns the removed paths. A missing folder is not an error."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in folder.iterdir():
+        match = _TEMPORARY_NAME.match(path.name)
+        if match is None or not path.is_file():
+            continue
+        pid = int(match.group(1))
+        if pid != os.getpid() and _process_alive(pid):
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed

@@ -3,8 +3,10 @@
 from pathlib import Path
 from typing import Optional
 
+from handobjectconsist.errors import UserError
 
-class MissingDataError(FileNotFoundError):
+
+class MissingDataError(UserError, FileNotFoundError):
     """A dataset folder or file is missing."""
 
     def __init__(self, path, what: str, how: Optional[str] = None):
@@ -18,7 +20,7 @@ class MissingDataError(FileNotFoundError):
         return self.args[0]
 
 
-class AnnotationFormatError(ValueError):
+class AnnotationFormatError(UserError, ValueError):
     """An annotation file has a malformed line."""
 
     def __init__(self, path, line_number: Optional[int], problem: str):
@@ -26,6 +28,14 @@ class AnnotationFormatError(ValueError):
         self.line_number = line_number
         where = f"{self.path}" if line_number is None else f"{self.path}, line {line_number}"
         super().__init__(f"malformed annotation in {where}: {problem}")
+
+
+class CorruptFileError(UserError, ValueError):
+    """A data file exists but cannot be decoded (truncated or garbage image, unreadable pickle)."""
+
+    def __init__(self, path, what: str, detail: str):
+        self.path = Path(path)
+        super().__init__(f"cannot read {self.path}: {detail}; expected {what}. Replace or remove the file")
 
 
 def require_dir(path, what: str, how: Optional[str] = None) -> Path:

@@ -107,6 +107,9 @@ def _parse_numeric_lines(path, values_per_line: int, what: str) -> Tuple[np.ndar
                 rows.append([float(w) for w in words[1:]])
             except ValueError as exc:
                 raise AnnotationFormatError(path, number, f"non-numeric value ({exc})") from None
+            if not np.all(np.isfinite(rows[-1])):
+                raise AnnotationFormatError(path, number, "non-finite value (nan or inf); every annotation value "
+                                                          "must be a finite number")
     return np.asarray(frames, dtype=np.int64), np.asarray(rows, dtype=np.float64).reshape(-1, values_per_line)
 
 
@@ -288,14 +291,24 @@ class FPHAB(PoseDataset):
                 path = self.root / FITS_DIR / seq / "pkls.pkl"
                 require_file(path, "MANO fits of this sequence (dict '{frame:06d}.pkl' -> fullpose, shape, trans)",
                              FIT_HOWTO.format(root=self.root))
-                with open(path, "rb") as handle:
-                    loaded = {seq: pickle.load(handle)}
-            entry = loaded[seq].get(f"{int(frame):06d}.pkl")
+                try:
+                    with open(path, "rb") as handle:
+                        loaded = {seq: pickle.load(handle)}
+                except Exception as exc:  # truncated or foreign file: any unpickling failure
+                    raise AnnotationFormatError(path, None, f"cannot unpickle ({exc})") from None
+            fits_path = self.root / FITS_DIR / seq / "pkls.pkl"
+            entry = loaded[seq].get(f"{int(frame):06d}.pkl") if isinstance(loaded[seq], dict) else None
             if entry is None:
-                raise AnnotationFormatError(self.root / FITS_DIR / seq / "pkls.pkl", None,
+                raise AnnotationFormatError(fits_path, None,
                                             f"no fit for frame {int(frame)} (key '{int(frame):06d}.pkl')")
+            absent = [key for key in fits if key not in entry]
+            if absent:
+                raise AnnotationFormatError(fits_path, None, f"the fit of frame {int(frame)} lacks {absent}")
             for key in fits:
-                fits[key].append(np.asarray(entry[key], dtype=np.float32).reshape(-1))
+                value = np.asarray(entry[key], dtype=np.float32).reshape(-1)
+                if not np.all(np.isfinite(value)):
+                    raise AnnotationFormatError(fits_path, None, f"non-finite {key} in the fit of frame {int(frame)}")
+                fits[key].append(value)
         return {key: np.stack(values) for key, values in fits.items()}
 
     # ---- access

@@ -4,9 +4,13 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
-from .errors import MissingDataError
+from .errors import CorruptFileError, MissingDataError
+
+# What PIL raises for a file that is not a readable image: garbage (UnidentifiedImageError, an OSError), a
+# truncated JPEG ("image file is truncated", OSError), a broken header (ValueError, SyntaxError).
+DECODE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError)
 
 
 def image_size(path) -> Tuple[int, int]:
@@ -14,8 +18,11 @@ def image_size(path) -> Tuple[int, int]:
     path = Path(path)
     if not path.is_file():
         raise MissingDataError(path, "a frame image")
-    with Image.open(path) as img:
-        return img.size
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except DECODE_ERRORS as err:
+        raise CorruptFileError(path, "a frame image", f"not a readable image ({err})") from None
 
 
 def resized_size(size: Tuple[int, int], width: Optional[int]) -> Tuple[int, int]:
@@ -30,9 +37,12 @@ def load_frame(path, width: Optional[int] = None) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise MissingDataError(path, "a frame image", "Pass skip_missing=True to drop frames without images")
-    with Image.open(path) as img:
-        img = img.convert("RGB")
-        target = resized_size(img.size, width)
-        if target != img.size:
-            img = img.resize(target, Image.BILINEAR)
-        return np.asarray(img, dtype=np.uint8).copy()
+    try:
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            target = resized_size(img.size, width)
+            if target != img.size:
+                img = img.resize(target, Image.BILINEAR)
+            return np.asarray(img, dtype=np.uint8).copy()
+    except DECODE_ERRORS as err:
+        raise CorruptFileError(path, "a frame image", f"not a readable image ({err})") from None

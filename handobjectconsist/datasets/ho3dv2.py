@@ -79,6 +79,35 @@ def read_meta(path) -> dict:
         raise AnnotationFormatError(path, None, f"cannot unpickle ({exc})") from None
 
 
+META_KEYS = ("camMat", "handJoints3D", "objRot", "objTrans", "objName")
+HAND_MESH_KEYS = ("handPose", "handBeta", "handTrans")
+
+
+def check_meta(path, meta, hand_mesh: bool) -> None:
+    """Raise AnnotationFormatError naming the file if an HO3D meta dict lacks keys or holds non-finite numbers.
+
+    hand_mesh: also require the MANO parameters of a full hand annotation (handJoints3D of shape (21, 3)).
+    """
+    if not isinstance(meta, dict):
+        raise AnnotationFormatError(path, None, f"expected a dict of annotations, got {type(meta).__name__}")
+    missing = [k for k in META_KEYS if meta.get(k) is None]
+    full_hand = meta.get("handJoints3D") is not None and np.size(meta["handJoints3D"]) == 63
+    if hand_mesh and full_hand:
+        missing += [k for k in HAND_MESH_KEYS if meta.get(k) is None]
+    if missing:
+        raise AnnotationFormatError(path, None, f"missing keys {missing} (an HO3D-v2 meta pickle holds "
+                                                f"{list(META_KEYS + HAND_MESH_KEYS)})")
+    for key, value in meta.items():
+        if key == "objName" or value is None or isinstance(value, str):
+            continue
+        try:
+            numbers = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            continue
+        if not np.all(np.isfinite(numbers)):
+            raise AnnotationFormatError(path, None, f"non-finite value (nan or inf) in {key!r}")
+
+
 def read_frame_list(path) -> List[Tuple[str, str]]:
     """train.txt / evaluation.txt -> [(SEQ, FRAME)], names as written (FRAME like '0000')."""
     path = require_file(path, "the HO3D-v2 frame list with lines 'SEQ/FRAME'")
@@ -230,9 +259,7 @@ class HO3DV2(PoseDataset):
         folder, seq, frame = self.entries[idx]
         meta_path = self.root / folder / seq / "meta" / f"{frame}.pkl"
         meta = self.meta(idx)
-        missing = [k for k in ("camMat", "handJoints3D", "objRot", "objTrans", "objName") if meta.get(k) is None]
-        if missing:
-            raise AnnotationFormatError(meta_path, None, f"missing keys {missing}")
+        check_meta(meta_path, meta, hand_mesh=self.mano_root is not None)
         cam_intr = scale_intrinsics(np.asarray(meta["camMat"], dtype=np.float64),
                                     self.image_size[0] / self.stored_size[0], self.image_size[1] / self.stored_size[1])
         raw_joints = np.asarray(meta["handJoints3D"], dtype=np.float64)

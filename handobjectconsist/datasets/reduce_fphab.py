@@ -7,7 +7,9 @@ Every frame under <data_root>/Video_files/Subject_*/<action>/<seq>/color/ is res
 and saved as JPEG at the same relative path under <data_root>/Video_files_<width>/. Frames already present are
 skipped, so an interrupted run can simply be restarted. Each image is written to a temporary file in the target
 folder and renamed into place (os.replace), so a killed run never leaves a half-written image under a frame name;
-stale temporary files of earlier runs are removed at start.
+stale temporary files of earlier runs are removed at start. A source frame that cannot be decoded (truncated or
+not a JPEG) is named on one line and skipped; the other frames are still written and the command exits with
+status 1 (handobjectconsist.entry's policy: one "error: ..." line per problem).
 """
 
 import argparse
@@ -15,31 +17,60 @@ import os
 import sys
 from multiprocessing import Pool
 from pathlib import Path
+from typing import Optional
 
 from PIL import Image
 from tqdm import tqdm
 
+from handobjectconsist.datasets.errors import CorruptFileError, MissingDataError
 from handobjectconsist.datasets.fphab_camera import height_for_width
+from handobjectconsist.datasets.frames import DECODE_ERRORS
+from handobjectconsist.entry import Parser, positive_int, run_main
+from handobjectconsist.errors import UserError
 
 TMP_MARK = ".tmp-reduce-"
 
 
+class FramesFailedError(UserError):
+    """Some source frames could not be converted (each was reported on its own line)."""
+
+
 def reduce_frame(job):
-    """Resize one frame (src, dst, (W, H)) atomically; returns 1 if written."""
+    """Resize one frame (src, dst, (W, H)) atomically; returns 1 if written. A source that cannot be decoded
+    raises CorruptFileError naming it; a failed write (disk full, ...) raises the OSError. Either way no file is
+    left under dst."""
     src, dst, size = job
+    try:
+        with Image.open(src) as img:
+            small = img.convert("RGB").resize(size, Image.BILINEAR)
+    except DECODE_ERRORS as err:
+        raise CorruptFileError(src, "an FPHAB colour frame (JPEG)", f"not a readable image ({err})") from None
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.parent / f"{TMP_MARK}{os.getpid()}-{dst.name}"
-    with Image.open(src) as img:
-        img.convert("RGB").resize(size, Image.BILINEAR).save(tmp, format="JPEG")
-    os.replace(tmp, dst)
+    try:
+        small.save(tmp, format="JPEG")
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return 1
+
+
+def _try_reduce_frame(job) -> Optional[str]:
+    """reduce_frame(job); the message of a CorruptFileError instead of raising it (None on success)."""
+    try:
+        reduce_frame(job)
+    except CorruptFileError as err:
+        return str(err)
+    return None
 
 
 def list_jobs(data_root: Path, width: int):
     src_root = data_root / "Video_files"
     if not src_root.is_dir():
-        raise SystemExit(f"missing {src_root}: expected the full-resolution FPHAB frames "
-                         "Video_files/Subject_k/<action>/<seq>/color/color_XXXX.jpeg (from the FPHAB download)")
+        raise MissingDataError(src_root, "the full-resolution FPHAB frames "
+                                         "Video_files/Subject_k/<action>/<seq>/color/color_XXXX.jpeg (from the FPHAB "
+                                         "download)", "Point --data_root at the FPHAB folder")
     dst_root = data_root / f"Video_files_{width}"
     size = (width, height_for_width(width))
     jobs, done, stale = [], 0, 0
@@ -56,24 +87,38 @@ def list_jobs(data_root: Path, width: int):
     return jobs, done, stale
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data_root", default="data/fhbhands", help="FPHAB folder holding Video_files/")
-    parser.add_argument("--workers", type=int, default=4, help="worker processes")
-    parser.add_argument("--width", type=int, default=480, help="output width (height keeps 16:9)")
-    args = parser.parse_args(argv)
+def parser() -> Parser:
+    p = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data_root", default="data/fhbhands", help="FPHAB folder holding Video_files/")
+    p.add_argument("--workers", type=positive_int, default=4, help="worker processes")
+    p.add_argument("--width", type=positive_int, default=480, help="output width (height keeps 16:9)")
+    return p
+
+
+def run(argv=None) -> int:
+    """Resize every missing frame; raises FramesFailedError after all others are done if some failed."""
+    args = parser().parse_args(argv)
     jobs, done, stale = list_jobs(Path(args.data_root), args.width)
     print(f"{len(jobs)} frames to resize, {done} already done, {stale} stale temporary files removed")
-    if not jobs:
-        return 0
     if args.workers <= 1:
-        for job in tqdm(jobs, unit="frame"):
-            reduce_frame(job)
+        failures = [_try_reduce_frame(job) for job in tqdm(jobs, unit="frame")]
     else:
         with Pool(args.workers) as pool:
-            for _ in tqdm(pool.imap_unordered(reduce_frame, jobs, chunksize=16), total=len(jobs), unit="frame"):
-                pass
+            failures = list(tqdm(pool.imap_unordered(_try_reduce_frame, jobs, chunksize=16), total=len(jobs),
+                                 unit="frame"))
+    failures = [message for message in failures if message is not None]
+    for message in failures:
+        print(f"error: {message}", file=sys.stderr)
+    if failures:
+        raise FramesFailedError(f"{len(failures)} of {len(jobs)} frames could not be read (listed above); the "
+                                f"other {len(jobs) - len(failures)} were written. Replace the listed source frames "
+                                "and run again: finished frames are skipped")
     return 0
+
+
+def main(argv=None) -> int:
+    """Exit status 0; 1 with one "error: ..." line per problem; 130 / 143 for SIGINT / SIGTERM."""
+    return run_main(run, argv)
 
 
 if __name__ == "__main__":

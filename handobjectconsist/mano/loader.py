@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
+from handobjectconsist.errors import UserError
+
 REQUIRED_KEYS = (
     "v_template",  # (V, 3) rest vertices, metres
     "shapedirs",  # (V, 3, 10) shape blend shapes
@@ -38,8 +40,12 @@ HOW_TO_GET_MANO = (
 )
 
 
-class MissingManoFileError(FileNotFoundError):
+class MissingManoFileError(UserError, FileNotFoundError):
     """A MANO pickle is not where it was expected."""
+
+
+class ManoFileError(UserError, ValueError):
+    """A MANO pickle that cannot be used (not a pickle, truncated, missing keys); the message names the file."""
 
 
 class _ChumpyStandIn:
@@ -107,7 +113,7 @@ def _chumpy_to_numpy(obj: Any, key: str, path: Path) -> np.ndarray:
         a = _chumpy_to_numpy(state["a"], key, path)
         b = _chumpy_to_numpy(state["b"], key, path)
         return _BINARY_CHUMPY_OPS[class_name](a, b)
-    raise ValueError(
+    raise ManoFileError(
         f"{path}: key {key!r} holds a chumpy expression of class {obj.chumpy_class} with state keys "
         f"{sorted(state)}; this reader only resolves plain chumpy.ch.Ch values (state key 'x'), Select, add, "
         f"subtract and multiply. Re-export the key as a numpy array (e.g. with chumpy: value.r)."
@@ -127,7 +133,7 @@ def _sparse_to_dense(obj: _SparseStandIn, key: str, path: Path) -> np.ndarray:
         else:
             raise KeyError(f"unsupported sparse format {obj.sparse_format!r}")
     except KeyError as err:
-        raise ValueError(
+        raise ManoFileError(
             f"{path}: key {key!r} holds a scipy sparse matrix that cannot be rebuilt ({err}); "
             f"state keys {sorted(state)}. Expected a csc/csr/coo matrix."
         ) from err
@@ -155,8 +161,8 @@ def load_mano_model(path) -> dict[str, np.ndarray]:
         file (e.g. "bs_style" strings) are kept as they are.
     Raises:
         FileNotFoundError: the file does not exist (the message says how to get it).
-        ValueError: the file is not a MANO model dict, misses required keys, or holds an unsupported chumpy
-            expression.
+        ManoFileError (a ValueError): the file is not a readable MANO model dict, misses required keys, or holds
+            an unsupported chumpy expression.
     """
     path = Path(path)
     if not path.is_file():
@@ -164,13 +170,14 @@ def load_mano_model(path) -> dict[str, np.ndarray]:
     with path.open("rb") as handle:
         try:
             raw = _ManoUnpickler(handle, encoding="latin1").load()
-        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as err:
-            raise ValueError(f"{path}: not a readable MANO pickle ({err}). {HOW_TO_GET_MANO}") from err
+        except Exception as err:  # garbage or truncated files fail in many ways (UnpicklingError, EOFError, ...)
+            raise ManoFileError(f"{path}: not a readable MANO pickle ({type(err).__name__}: {err}). "
+                                f"{HOW_TO_GET_MANO}") from None
     if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a pickled dict of MANO arrays, got {type(raw).__name__}")
+        raise ManoFileError(f"{path}: expected a pickled dict of MANO arrays, got {type(raw).__name__}")
     missing = [key for key in REQUIRED_KEYS if key not in raw]
     if missing:
-        raise ValueError(
+        raise ManoFileError(
             f"{path}: MANO model is missing required keys {missing} (required: {list(REQUIRED_KEYS)}). "
             f"{HOW_TO_GET_MANO}"
         )

@@ -13,6 +13,8 @@ from typing import Dict, Optional, Union
 import numpy as np
 import torch
 
+from handobjectconsist.errors import OutputWriteError, UserError, describe_os_error
+from handobjectconsist.interrupts import deferred_interrupts
 from libyana.fileio import atomic_copy, atomic_open
 
 __all__ = ["CHECKPOINT_FORMAT", "CheckpointError", "atomic_copy", "atomic_torch_save", "capture_rng_states",
@@ -21,7 +23,7 @@ __all__ = ["CHECKPOINT_FORMAT", "CheckpointError", "atomic_copy", "atomic_torch_
 CHECKPOINT_FORMAT = "handobjectconsist/meshregnet-checkpoint-v1"
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint that cannot be used (missing, not ours, or not matching the model)."""
 
 
@@ -55,9 +57,25 @@ def save_training_checkpoint(exp_dir: Path, epoch: int, opts: Dict, model: torch
         **(extra or {}),
     }
     path = Path(exp_dir) / "checkpoint.pth"
-    atomic_torch_save(state, path)
-    if snapshot > 0 and epoch % snapshot == 0:
-        atomic_copy(path, Path(exp_dir) / f"checkpoint_{epoch}.pth")
+    snapshot_path = Path(exp_dir) / f"checkpoint_{epoch}.pth" if snapshot > 0 and epoch % snapshot == 0 else None
+    target = path
+    try:
+        with deferred_interrupts():  # a Ctrl-C / SIGTERM waits until both files are complete
+            atomic_torch_save(state, path)
+            if snapshot_path is not None:
+                target = snapshot_path
+                atomic_copy(path, snapshot_path)
+    except OSError as err:
+        problem = describe_os_error(err, target)
+        if problem is None:
+            raise
+        if target == path and epoch > 1:
+            raise OutputWriteError(f"{problem}; the previous checkpoint (epoch {epoch - 1}) is intact: free space "
+                                   f"(or make the folder writable) and resume with --resume {path}") from None
+        if target == path:
+            raise OutputWriteError(f"{problem}; no checkpoint was written: free space (or choose a writable "
+                                   "--exp_dir / --checkpoint_root) and start again") from None
+        raise OutputWriteError(f"{problem}; {path} (epoch {epoch}) was saved, only the snapshot is missing") from None
     return path
 
 

@@ -9,6 +9,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 from handobjectconsist.datasets.collate import collate_pairs, collate_samples
+from handobjectconsist.errors import UsageError
 from handobjectconsist.training.distributed import DistContext
 from handobjectconsist.training.toy_data import ToyHandObjectDataset, ToyPairs
 
@@ -70,7 +71,7 @@ def build_dataset(args, name: str, split: str, mode: str, augment: bool, fractio
                        mini_factor=None if args.mini_factor == 1 else args.mini_factor)
     else:
         if args.mini_factor != 1:
-            raise ValueError("--mini_factor is only implemented for fhbhands")
+            raise UsageError("--mini_factor is only implemented for fhbhands")
         reader = HO3DV2(root, split=split, split_mode=args.split_mode, fraction=fraction,
                         like_v1=args.version == 1, input_width=args.input_width, mano_root=args.mano_root)
     return HandObjectDataset(reader, mode=mode, sample_nb=sample_nb, spacing=spacing, augment=augment,
@@ -93,17 +94,30 @@ def make_loader(dataset: Dataset, args, context: DistContext, generator: Optiona
                       worker_init_fn=seed_worker, pin_memory=context.device.type == "cuda")
 
 
+def require_one_batch(dataset: Dataset, args, context: DistContext, what: str, remedy: str) -> None:
+    """Raise UsageError naming the flags when a shuffled drop_last loader over `dataset` would yield no batch at
+    all (the epoch would train nothing and still write a checkpoint). what: the items counted; remedy: the fix."""
+    per_process = len(dataset) // context.world_size
+    if per_process >= args.batch_size:
+        return
+    world = f" on each of {context.world_size} processes" if context.world_size > 1 else ""
+    raise UsageError(f"{len(dataset)} {what}: fewer than one batch (--batch_size {args.batch_size}{world}), so "
+                     f"no training step would run; {remedy} or lower --batch_size to at most {max(1, per_process)}")
+
+
 def build_train_loader(args, context: DistContext, generator: torch.Generator,
                        workers: Optional[int] = None) -> DataLoader:
     """Loader over the "strong" frames of every --train_datasets/--train_splits pair (concatenated; upstream
     round-robined one loader per dataset, which only changes the batch composition). shuffle, drop_last.
     workers: default args.workers."""
     if len(args.train_datasets) != len(args.train_splits):
-        raise ValueError(f"--train_datasets {args.train_datasets} and --train_splits {args.train_splits} must have "
+        raise UsageError(f"--train_datasets {args.train_datasets} and --train_splits {args.train_splits} must have "
                          f"the same length (they are zipped)")
     datasets = [build_dataset(args, name, split, "strong", augment=not args.no_augm, fraction=args.fraction)
                 for name, split in zip(args.train_datasets, args.train_splits)]
     dataset = datasets[0] if len(datasets) == 1 else ConcatDataset(datasets)
+    require_one_batch(dataset, args, context, f"annotated training frames in {' + '.join(args.train_datasets)} "
+                      f"with --fraction {args.fraction:g}", "raise --fraction")
     return make_loader(dataset, args, context, generator, collate_samples,
                        args.workers if workers is None else workers, train=True)
 
@@ -115,11 +129,17 @@ def build_pair_loader(args, context: DistContext, generator: torch.Generator,
     shuffle, drop_last; workers: default args.workers."""
     dataset = build_dataset(args, args.consist_dataset, args.consist_split, "full", augment=not args.no_consist_augm,
                             fraction=args.fraction, sample_nb=args.sample_nb, spacing=args.spacing)
+    require_one_batch(dataset, args, context, f"consistency items in --consist_dataset {args.consist_dataset} "
+                      f"split {args.consist_split}", "use a larger split")
     return make_loader(dataset, args, context, generator, collate_pairs,
                        args.workers if workers is None else workers, train=True)
 
 
 def build_val_loader(args, context: DistContext, generator: Optional[torch.Generator] = None) -> DataLoader:
-    """Validation loader (mode "full", fraction 1, no augmentation, fixed order). Runs on the main process only."""
-    dataset = build_dataset(args, args.val_dataset, args.val_split, "full", augment=False, fraction=1.0)
+    """Validation loader (no augmentation, fixed order; main process only): every frame of --val_split (mode
+    "full", fraction 1), or with --val_frames unannotated only the frames --fraction leaves unannotated ("weak")."""
+    if args.val_frames == "unannotated":
+        dataset = build_dataset(args, args.val_dataset, args.val_split, "weak", augment=False, fraction=args.fraction)
+    else:
+        dataset = build_dataset(args, args.val_dataset, args.val_split, "full", augment=False, fraction=1.0)
     return make_loader(dataset, args, context, generator, collate_samples, args.workers, train=False)

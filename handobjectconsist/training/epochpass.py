@@ -8,13 +8,15 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from handobjectconsist.datasets import sample_keys as K
+from handobjectconsist.errors import UserError
 from handobjectconsist.evaluation import HandObjectEvaluator
+from handobjectconsist.interrupts import check_interrupt
 from handobjectconsist.training.distributed import DistContext, all_finite
 from handobjectconsist.training.samplefig import save_sample_figure
 from libyana.meters import AverageMeters
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(UserError, RuntimeError):
     """The training loss became NaN or infinite; the run stops without writing a checkpoint for this epoch."""
 
 
@@ -74,6 +76,7 @@ def epoch_pass(
     evaluator = HandObjectEvaluator(center_idx=center_idx)
     bar = tqdm(loader, desc=f"{prefix} epoch {epoch}", leave=False, disable=not (progress and context.is_main))
     for batch_idx, batch in enumerate(bar):
+        check_interrupt()
         batch = move_to_device(batch, device)
         batch_size = batch[K.IMAGE].shape[0]
         if train:

@@ -5,6 +5,7 @@ Only the main process (rank 0) creates a Monitor that writes; other ranks use a 
 
 import datetime
 import json
+import re
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -34,13 +35,33 @@ CURVE_METRICS = (
 )
 
 
+LOG_HEADER = "==== log at"
+_LOG_EPOCH = re.compile(r"^\(epoch: (\d+),")
+
+
+def truncate_log(path: Path, last_epoch: int) -> int:
+    """Drop the lines of epochs after last_epoch from a text log written by Monitor.log_epoch (other text files
+    are left alone); returns the number of lines dropped."""
+    lines = path.read_text().splitlines(keepends=True)
+    if not lines or not lines[0].startswith(LOG_HEADER):
+        return 0
+    kept = [line for line in lines if not ((m := _LOG_EPOCH.match(line)) and int(m.group(1)) > last_epoch)]
+    if len(kept) != len(lines):
+        atomic_write_text(path, "".join(kept), fsync=False)
+    return len(lines) - len(kept)
+
+
 class Monitor:
     """Writes the per-epoch outputs of a run into `exp_dir` (nothing at all when enabled=False).
 
     history: {"train": [{"epoch": E, name: value, ...}, ...], "val": [...]} (restored on resume).
+    start_epoch: the epoch the run starts after (0: a fresh run, E: resumed from a checkpoint of epoch E); lines of
+        later epochs in the text logs (written by an interrupted run) are dropped, so no epoch is listed twice.
+        None (evaluation runs): the logs are kept as they are.
     """
 
-    def __init__(self, exp_dir, opts: Dict, enabled: bool = True, history: Optional[Dict[str, List]] = None):
+    def __init__(self, exp_dir, opts: Dict, enabled: bool = True, history: Optional[Dict[str, List]] = None,
+                 start_epoch: Optional[int] = None):
         self.exp_dir = Path(exp_dir)
         self.opts = opts
         self.enabled = enabled
@@ -48,6 +69,9 @@ class Monitor:
         self.writer = None
         if enabled:
             (self.exp_dir / "images").mkdir(parents=True, exist_ok=True)
+            if start_epoch is not None:
+                for log_path in self.exp_dir.glob("*.txt"):
+                    truncate_log(log_path, start_epoch)
             opt_path = self.exp_dir / "opt.yaml"
             atomic_write_text(opt_path, yaml.safe_dump(opts, sort_keys=True), fsync=False)
             from torch.utils.tensorboard import SummaryWriter
@@ -64,7 +88,7 @@ class Monitor:
             return
         log_path = self.exp_dir / f"{split}.txt"
         if not log_path.exists():
-            log_path.write_text(f"==== log at {datetime.datetime.now().ctime()} ====\n")
+            log_path.write_text(f"{LOG_HEADER} {datetime.datetime.now().ctime()} ====\n")
         with open(log_path, "a") as stream:
             values = ",".join(f"{k}:{v:.6g}" for k, v in sorted(metrics.items()))
             stream.write(f"(epoch: {epoch}, time: {datetime.datetime.now().ctime()}),{values}\n")

@@ -7,6 +7,8 @@ Upstream flags keep their names and defaults (design notes 1.1). Additions: --da
 
 import argparse
 
+from handobjectconsist.entry import Parser, fraction_flag, non_negative_int, positive_float, positive_int
+
 DATASET_CHOICES = ["syntho3d", "syntho3dv2", "ho3dv2", "fhbhands", "toy"]
 
 
@@ -19,9 +21,13 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--val_dataset", default="fhbhands", choices=DATASET_CHOICES)
     group.add_argument("--train_splits", nargs="+", default=["train"])
     group.add_argument("--val_split", default="test", choices=["test", "train", "val", "trainval"])
+    group.add_argument("--val_frames", default="all", choices=["all", "unannotated"],
+                       help="frames of --val_split to evaluate: all of them, or only those left unannotated by "
+                            "--fraction (with --val_split train: the frames the photometric loss is applied to)")
     group.add_argument("--split_mode", default="objects", choices=["objects", "paper"], help="HO3D split family")
-    group.add_argument("--mini_factor", type=float, default=1, help="keep a random subset (debugging only)")
-    group.add_argument("--fraction", type=float, default=1, help="fraction of annotated ('strong') frames")
+    group.add_argument("--mini_factor", type=positive_float, default=1, help="keep a random subset (debugging only)")
+    group.add_argument("--fraction", type=fraction_flag, default=1,
+                       help="fraction of annotated ('strong') frames, in (0, 1]")
     group.add_argument("--use_cache", action="store_true", help="read the dataset annotation cache")
     group.add_argument("--no_augm", action="store_true", help="disable all train augmentation")
     group.add_argument("--block_rot", action="store_true", help="force rotation augmentation to 0")
@@ -30,11 +36,13 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--center_idx", type=int, default=9, help="root joint (9 = middle MCP)")
     group.add_argument("--center_jittering", type=float, default=0.1)
     group.add_argument("--scale_jittering", type=float, default=0)
-    group.add_argument("--input_width", type=int, default=None,
+    group.add_argument("--input_width", type=positive_int, default=None,
                        help="resize frames to this width (keeps the aspect ratio); default: native width")
-    group.add_argument("--toy_size", type=int, default=16, help="number of samples of the 'toy' dataset")
-    group.add_argument("--workers", type=int, default=0, help="data-loader workers (split over train loaders)")
-    group.add_argument("--batch_size", type=int, default=8, help="per process (global batch = this x world size)")
+    group.add_argument("--toy_size", type=positive_int, default=16, help="number of samples of the 'toy' dataset")
+    group.add_argument("--workers", type=non_negative_int, default=0,
+                       help="data-loader workers (split over train loaders)")
+    group.add_argument("--batch_size", type=positive_int, default=8,
+                       help="per process (global batch = this x world size)")
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +52,7 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
                        help="torchvision ResNet; 'tiny' is a 3-layer conv net for tests and smoke runs")
     group.add_argument("--pretrained", default=None,
                        help="local torchvision ImageNet weights for the encoder (none: random init)")
-    group.add_argument("--mano_ncomps", type=int, default=15, help="MANO PCA pose coefficients")
+    group.add_argument("--mano_ncomps", type=positive_int, default=15, help="MANO PCA pose coefficients")
     group.add_argument("--skeleton_regressor", default=None,
                        help="(21, V) vertex-to-FPHAB-skeleton regressor file (.npy/.npz/.pkl 'adaptor'); "
                             "default: MANO J_regressor + finger tips")
@@ -72,7 +80,7 @@ def add_optim_args(parser: argparse.ArgumentParser, epochs: int = 10000) -> None
     group.add_argument("--lr", type=float, default=5e-5)
     group.add_argument("--momentum", type=float, default=0.9, help="SGD only")
     group.add_argument("--weight_decay", type=float, default=0)
-    group.add_argument("--epochs", type=int, default=epochs, help="last epoch index (exclusive)")
+    group.add_argument("--epochs", type=non_negative_int, default=epochs, help="last epoch index (exclusive)")
     group.add_argument("--lr_decay_step", type=float, default=100, help="StepLR step, in epochs")
     group.add_argument("--lr_decay_gamma", type=float, default=1,
                        help="StepLR gamma (1: constant LR; 0: no scheduler, constant LR -- upstream crashed)")
@@ -100,7 +108,7 @@ def add_run_args(parser: argparse.ArgumentParser, epoch_display_freq: int = 1) -
 
 
 def trainmeshreg_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Supervised training / evaluation of MeshRegNet")
+    parser = Parser(description="Supervised training / evaluation of MeshRegNet")
     add_data_args(parser)
     add_model_args(parser)
     add_optim_args(parser)

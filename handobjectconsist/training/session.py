@@ -8,7 +8,8 @@ continues exactly like an uninterrupted one) and a barrier.
 
 import argparse
 import logging
-import sys
+import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -17,12 +18,15 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from handobjectconsist.entry import run_main, user_error_message
+from handobjectconsist.errors import Interrupted
 from handobjectconsist.models import MeshRegNet
-from handobjectconsist.training.checkpoints import load_model_state, save_training_checkpoint
+from handobjectconsist.training.checkpoints import atomic_copy, load_model_state, save_training_checkpoint
 from handobjectconsist.training.distributed import DistContext, barrier, cleanup, init_distributed
 from handobjectconsist.training.epochpass import epoch_pass
 from handobjectconsist.training.monitor import Monitor
 from handobjectconsist.training.samplefig import save_pck_figure
+from libyana.fileio import remove_stale_temporaries
 
 
 def run_in_context(args: argparse.Namespace, body: Callable[[argparse.Namespace, DistContext], Dict]) -> Dict:
@@ -38,15 +42,65 @@ def run_in_context(args: argparse.Namespace, body: Callable[[argparse.Namespace,
 
 
 def exit_code(run: Callable[[Optional[List[str]]], Dict], argv: Optional[List[str]],
-              user_errors: Tuple[type, ...]) -> int:
-    """Command-line entry: run(argv) and return 0; a user mistake (one of user_errors) is printed as
-    "error: ..." on stderr and returns 1 instead of a traceback."""
+              user_errors: Tuple[type, ...] = ()) -> int:
+    """Command-line entry: handobjectconsist.entry.run_main(run, argv) -- 0; 1 with one line "error: ..." for a
+    user error (a UserError, a disk-full / read-only failure, or one of user_errors); 130 / 143 with one line for
+    SIGINT / SIGTERM; a traceback for anything else."""
+    return run_main(run, argv, user_errors)
+
+
+def _first_missing_folder(path: Path) -> Optional[Path]:
+    """The outermost folder of path (path included) that does not exist yet; None if path exists."""
+    if path.exists():
+        return None
+    missing = path
+    while not missing.parent.exists() and missing.parent != missing:
+        missing = missing.parent
+    return missing
+
+
+@contextmanager
+def experiment_folder(exp_dir: Path, checkpoint: Optional[Dict], snapshot: int, enabled: bool,
+                      logger: logging.Logger) -> Iterator[None]:
+    """Guard the block that writes the experiment folder exp_dir (a no-op when enabled is False, on other ranks).
+
+    Before: removes temporary files left in exp_dir by killed runs, and rewrites the snapshot
+    checkpoint_{epoch}.pth of the resumed epoch if a kill lost it (resuming from exp_dir/checkpoint.pth).
+    After a user error or an interrupt: if this run created exp_dir and wrote no checkpoint into it, the folders
+    it created are removed, so a failed start leaves nothing half-written.
+    """
+    if not enabled:
+        yield
+        return
+    created = _first_missing_folder(exp_dir)
+    if created is None:
+        removed = remove_stale_temporaries(exp_dir)
+        if removed:
+            logger.info("removed %d temporary files left by interrupted runs in %s", len(removed), exp_dir)
+        _restore_snapshot(exp_dir, checkpoint, snapshot, logger)
     try:
-        run(argv)
-    except user_errors as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+        yield
+    except BaseException as err:
+        user_side = isinstance(err, KeyboardInterrupt) or user_error_message(err) is not None
+        if created is not None and user_side and not (exp_dir / "checkpoint.pth").exists():
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+
+
+def _restore_snapshot(exp_dir: Path, checkpoint: Optional[Dict], snapshot: int, logger: logging.Logger) -> None:
+    """Rewrite checkpoint_{epoch}.pth from the resumed exp_dir/checkpoint.pth when the snapshot is due but absent
+    (a kill between writing checkpoint.pth and copying it)."""
+    if checkpoint is None or snapshot <= 0:
+        return
+    epoch = int(checkpoint["epoch"])
+    source = exp_dir / "checkpoint.pth"
+    target = exp_dir / f"checkpoint_{epoch}.pth"
+    if epoch % snapshot != 0 or target.exists() or not source.exists():
+        return
+    if Path(checkpoint["path"]).resolve() != source.resolve():
+        return
+    atomic_copy(source, target)
+    logger.warning("snapshot %s was missing (lost to an interrupted run); rewritten from %s", target, source)
 
 
 def freeze_batchnorm_momentum(model: torch.nn.Module) -> None:
@@ -124,11 +178,23 @@ class EpochLoop:
     val_loader: Optional[object]
     checkpoint_extra: Callable[[], Dict] = dict
     bar: Optional[tqdm] = field(default=None, init=False)
+    saved_epoch: Optional[int] = field(default=None, init=False)  # last epoch checkpointed into exp_dir
+
+    def interrupted(self, err: KeyboardInterrupt) -> Interrupted:
+        """Interrupted naming the signal and the last checkpoint this run saved (for the one-line report)."""
+        signal_name = getattr(err, "signal_name", "SIGINT")
+        path = self.exp_dir / "checkpoint.pth"
+        if self.saved_epoch is None:
+            return Interrupted(signal_name, f"no checkpoint was saved in {self.exp_dir} by this run")
+        return Interrupted(signal_name, f"the last saved checkpoint is {path} (epoch {self.saved_epoch}); "
+                                        f"continue with --resume {path}")
 
     def epochs(self, start_epoch: int, train_loaders: Sequence) -> Iterator[Tuple[int, bool]]:
         """Yields (epoch, show) for epoch = start_epoch + 1 .. args.epochs (1-based: the number finished after
         it); show: figures are due (--epoch_display_freq). Reseeds the distributed samplers of train_loaders."""
         self.bar = tqdm(range(start_epoch, self.args.epochs), desc="epochs", disable=not self.context.is_main)
+        if (self.exp_dir / "checkpoint.pth").exists() and start_epoch > 0:
+            self.saved_epoch = start_epoch
         for epoch_idx in self.bar:
             if self.context.distributed:
                 for loader in train_loaders:
@@ -148,4 +214,5 @@ class EpochLoop:
             save_training_checkpoint(self.exp_dir, epoch, self.opts, self.model, self.optimizer, self.scheduler,
                                      self.generator, self.monitor.history, self.args.snapshot,
                                      extra=self.checkpoint_extra())
+            self.saved_epoch = epoch
         barrier(self.context)

@@ -12,6 +12,7 @@ from typing import Dict, List, Optional
 
 import torch
 
+from handobjectconsist.errors import UsageError
 from handobjectconsist.models import MODEL_OPTION_KEYS
 from handobjectconsist.training.checkpoints import (CheckpointError, load_checkpoint, restore_rng_states,
                                                     save_training_checkpoint)
@@ -20,8 +21,8 @@ from handobjectconsist.training.epochpass import NonFiniteLossError, epoch_pass
 from handobjectconsist.training.monitor import Monitor
 from handobjectconsist.training.options import experiment_name, trainmeshreg_parser
 from handobjectconsist.training.session import (EpochLoop, build_meshregnet, distributed_model, exit_code,
-                                                freeze_batchnorm_momentum, loader_generator, run_in_context,
-                                                validate)
+                                                experiment_folder, freeze_batchnorm_momentum, loader_generator,
+                                                run_in_context, validate)
 from libyana.seeding import set_all_seeds
 
 # save_training_checkpoint, freeze_batchnorm_momentum and validate are re-exported for existing importers.
@@ -33,14 +34,26 @@ RUNTIME_MODEL_KEYS = ("mano_root",)
 
 
 def model_options(args, checkpoint: Optional[Dict]) -> Dict:
-    """Flags that build the model: the checkpoint's own values when resuming (upstream reload_model)."""
+    """Flags that build the model: the checkpoint's own values when resuming (upstream reload_model). Model flags
+    given on the command line with another value than the checkpoint's are named in one warning line."""
     opts = dict(vars(args))
     if checkpoint is not None:
         saved = checkpoint["opts"]
+        defaults = trainmeshreg_parser()
+        ignored = []
         for key in MODEL_OPTION_KEYS:
             if key in saved and key not in RUNTIME_MODEL_KEYS:
+                if key in opts and opts[key] != saved[key] and opts[key] != defaults.get_default(key):
+                    ignored.append(f"--{key} {_flag_text(opts[key])} (checkpoint: {_flag_text(saved[key])})")
                 opts[key] = saved[key]
+        if ignored:
+            LOGGER.warning("--resume %s: model flags come from the checkpoint; ignored: %s", checkpoint.get("path"),
+                           ", ".join(ignored))
     return opts
+
+
+def _flag_text(value) -> str:
+    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 def build_optimizer(args, model: torch.nn.Module) -> torch.optim.Optimizer:
@@ -74,7 +87,7 @@ def run(argv: Optional[List[str]] = None) -> Dict:
 def _run(args, context) -> Dict:
     device = context.device
     if args.evaluate and not args.resume:
-        raise SystemExit("--evaluate needs --resume <checkpoint.pth> (the model to evaluate)")
+        raise UsageError("--evaluate needs --resume <checkpoint.pth> (the model to evaluate)")
     set_all_seeds(args.manual_seed)
     checkpoint = load_checkpoint(args.resume) if args.resume else None
     if checkpoint is None and args.skeleton_regressor is None:
@@ -106,37 +119,41 @@ def _run(args, context) -> Dict:
     train_loader = None if args.evaluate else build_train_loader(args, context, generator)
     if checkpoint is not None and checkpoint.get("rng") is not None and not args.evaluate:
         restore_rng_states(checkpoint["rng"], generator)
-    monitor = Monitor(exp_dir, opts, enabled=context.is_main,
-                      history=None if checkpoint is None or args.evaluate else checkpoint.get("history"))
-    LOGGER.info("experiment folder %s, device %s, world size %d", exp_dir, device, context.world_size)
-    train_model = distributed_model(model, context)
-
-    try:
-        if args.evaluate:
-            if not context.is_main:  # evaluation runs on the main process only
+    with experiment_folder(exp_dir, None if args.evaluate else checkpoint, args.snapshot, context.is_main, LOGGER):
+        monitor = Monitor(exp_dir, opts, enabled=context.is_main,
+                          history=None if checkpoint is None or args.evaluate else checkpoint.get("history"),
+                          start_epoch=None if args.evaluate else start_epoch)
+        LOGGER.info("experiment folder %s, device %s, world size %d", exp_dir, device, context.world_size)
+        train_model = distributed_model(model, context)
+        loop = EpochLoop(args, context, exp_dir, opts, model, optimizer, scheduler, generator, monitor, val_loader)
+        try:
+            if args.evaluate:
+                if not context.is_main:  # evaluation runs on the main process only
+                    return {"exp_dir": exp_dir, **monitor.history}
+                metrics = validate(args, val_loader, model, start_epoch, device, monitor, exp_dir, show=True)
+                print({k: round(v, 6) for k, v in metrics.items()})
                 return {"exp_dir": exp_dir, **monitor.history}
-            metrics = validate(args, val_loader, model, start_epoch, device, monitor, exp_dir, show=True)
-            print({k: round(v, 6) for k, v in metrics.items()})
-            return {"exp_dir": exp_dir, **monitor.history}
-        loop = EpochLoop(args, context, exp_dir, opts, model, optimizer, scheduler, generator, monitor,
-                         val_loader)
-        for epoch, show in loop.epochs(start_epoch, [train_loader]):
-            out = epoch_pass(train_loader, train_model, epoch, device, optimizer=optimizer, train=True,
-                             context=context, train_batchnorm=args.train_batchnorm,
-                             figure_dir=exp_dir / "images" if show else None, display_freq=args.display_freq,
-                             prefix="train", center_idx=args.center_idx)
-            train_metrics = {**out["losses"], **out["evaluator"].summary(), "lr": optimizer.param_groups[0]["lr"]}
-            monitor.log_epoch("train", epoch, train_metrics)
-            loop.bar.set_postfix(loss=f"{train_metrics.get('total_loss', float('nan')):.4g}")
-            loop.end_epoch(epoch, show)
-    except NonFiniteLossError as err:
-        LOGGER.error("%s", err)
-        raise
-    finally:
-        monitor.close()
+            for epoch, show in loop.epochs(start_epoch, [train_loader]):
+                out = epoch_pass(train_loader, train_model, epoch, device, optimizer=optimizer, train=True,
+                                 context=context, train_batchnorm=args.train_batchnorm,
+                                 figure_dir=exp_dir / "images" if show else None, display_freq=args.display_freq,
+                                 prefix="train", center_idx=args.center_idx)
+                train_metrics = {**out["losses"], **out["evaluator"].summary(),
+                                 "lr": optimizer.param_groups[0]["lr"]}
+                monitor.log_epoch("train", epoch, train_metrics)
+                loop.bar.set_postfix(loss=f"{train_metrics.get('total_loss', float('nan')):.4g}")
+                loop.end_epoch(epoch, show)
+        except KeyboardInterrupt as err:
+            raise loop.interrupted(err) from None
+        except NonFiniteLossError as err:
+            LOGGER.error("%s", err)
+            raise
+        finally:
+            monitor.close()
     return {"exp_dir": exp_dir, **monitor.history}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """trainmeshreg.py entry point: exit code 0, or 1 with an "error: ..." line for a user mistake."""
-    return exit_code(run, argv, (CheckpointError, NonFiniteLossError, FileNotFoundError, NotImplementedError))
+    """trainmeshreg.py entry point: exit code 0; 1 with one "error: ..." line for a user mistake; 130 / 143 for
+    SIGINT / SIGTERM (session.exit_code)."""
+    return exit_code(run, argv, (FileNotFoundError, NotImplementedError))

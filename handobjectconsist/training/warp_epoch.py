@@ -30,7 +30,10 @@ import torch
 from tqdm import tqdm
 
 from handobjectconsist.datasets import sample_keys as K
+from handobjectconsist.entry import Parser, positive_int
+from handobjectconsist.errors import UsageError
 from handobjectconsist.evaluation import HandObjectEvaluator
+from handobjectconsist.interrupts import check_interrupt
 from handobjectconsist.models.warpreg import WarpRegNet
 from handobjectconsist.training.checkpoints import CheckpointError, load_checkpoint, restore_rng_states
 from handobjectconsist.training.data import build_pair_loader, build_train_loader, build_val_loader
@@ -41,7 +44,7 @@ from handobjectconsist.training.options import (DATASET_CHOICES, add_data_args, 
                                                 add_run_args)
 from handobjectconsist.training.samplefig import save_sample_figure
 from handobjectconsist.training.session import (EpochLoop, build_meshregnet, distributed_model, exit_code,
-                                                loader_generator, run_in_context)
+                                                experiment_folder, loader_generator, run_in_context)
 from handobjectconsist.training.supervised import build_optimizer, build_scheduler, model_options
 from handobjectconsist.visualize.pairs import save_pair_figure
 from libyana.meters import AverageMeters
@@ -53,7 +56,7 @@ LOGGER = logging.getLogger("trainmeshwarp")
 # ------------------------------------------------------------------------------------------------------ flags
 def trainmeshwarp_parser() -> argparse.ArgumentParser:
     """trainmeshreg's shared flags with trainmeshwarp's defaults, plus the consistency flags (design notes 1.2)."""
-    parser = argparse.ArgumentParser(description="Fine-tune MeshRegNet with photometric consistency")
+    parser = Parser(description="Fine-tune MeshRegNet with photometric consistency")
     add_data_args(parser)
     add_model_args(parser)
     add_optim_args(parser, epochs=2000)
@@ -69,7 +72,8 @@ def trainmeshwarp_parser() -> argparse.ArgumentParser:
                        help="lambda_consist ramp length in consist batches (0: no ramp)")
     group.add_argument("--consist_gt_refs", action="store_true", help="reference frames use their GT meshes")
     group.add_argument("--consist_use_backward", action="store_true", help="add the reverse photometric term")
-    group.add_argument("--sample_nb", type=int, default=2, help="frames per consist item (query + sample_nb-1 refs)")
+    group.add_argument("--sample_nb", type=positive_int, default=2,
+                       help="frames per consist item (query + sample_nb-1 refs)")
     group.add_argument("--spacing", type=int, default=0,
                        help="0: nearest annotated frame; >0: next annotated first; <0: previous first")
     group.add_argument("--lambda_consist", type=float, default=0.001, help="photometric weight (ramped)")
@@ -103,7 +107,7 @@ def build_loaders(args, context: DistContext, generator: torch.Generator):
     """(data loader, consist loader, val loader or None on non-main ranks or with --eval_freq -1); workers split
     over the two train loaders, as upstream."""
     if len(args.train_datasets) != 1 or len(args.train_splits) != 1:
-        raise ValueError("trainmeshwarp uses one --train_datasets / --train_splits pair (got "
+        raise UsageError("trainmeshwarp uses one --train_datasets / --train_splits pair (got "
                          f"{args.train_datasets} / {args.train_splits})")
     workers = args.workers // 2
     data_loader = build_train_loader(args, context, generator, workers=workers)
@@ -159,6 +163,7 @@ def warp_epoch_pass(
     bar = tqdm(zip(range(steps), data_loader, consist_loader), total=steps, desc=f"warp epoch {epoch}", leave=False,
                disable=not (progress and context.is_main))
     for step, data_batch, consist_batch in bar:
+        check_interrupt()
         optimizer.zero_grad(set_to_none=True)
         summed = 0.0
         for kind, batch in (("train", data_batch), ("consist", consist_batch)):
@@ -223,11 +228,25 @@ def _restore_optimizer(args, optimizer, checkpoint) -> None:
         group["weight_decay"] = args.weight_decay
 
 
+def check_same_fraction(args, checkpoint: Optional[Dict]) -> None:
+    """--fraction must be the resumed run's: the annotated frames the consistency pairs are built on (and the
+    supervised batches drawn from) are the ones step 1 was trained on; another fraction would silently add or
+    drop annotations. Raises UsageError naming both values."""
+    if checkpoint is None or checkpoint["opts"].get("fraction") is None:
+        return
+    saved = float(checkpoint["opts"]["fraction"])
+    if abs(saved - args.fraction) > 1e-12:
+        raise UsageError(f"--fraction {args.fraction:g} differs from the fraction of the resumed run "
+                         f"({saved:g}, {checkpoint['path']}): fine-tuning must use the annotated frames the model "
+                         f"was trained with; pass --fraction {saved:g}")
+
+
 def _run(args, context) -> Dict:
     device = context.device
     set_all_seeds(args.manual_seed)
     checkpoint = load_checkpoint(args.resume) if args.resume else None
     from_warp = checkpoint is not None and "warp_state" in checkpoint
+    check_same_fraction(args, checkpoint)
     opts = {**model_options(args, checkpoint), "command": "trainmeshwarp"}
     exp_dir = Path(args.exp_dir) if args.exp_dir else Path(args.checkpoint_root) / experiment_name(args)
     meshregnet = build_meshregnet(args, opts, checkpoint, LOGGER)
@@ -253,29 +272,33 @@ def _run(args, context) -> Dict:
     if from_warp and checkpoint.get("rng") is not None:
         restore_rng_states(checkpoint["rng"], generator)
     history = checkpoint.get("history") if from_warp else None
-    monitor = Monitor(exp_dir, opts, enabled=context.is_main, history=history)
-    LOGGER.info("experiment folder %s, device %s, world size %d, ramp step %d", exp_dir, device,
-                context.world_size, int(warp.consist_step))
-    train_model = distributed_model(warp, context)
-    try:
+    with experiment_folder(exp_dir, checkpoint if from_warp else None, args.snapshot, context.is_main, LOGGER):
+        monitor = Monitor(exp_dir, opts, enabled=context.is_main, history=history,
+                          start_epoch=start_epoch if from_warp else 0)
+        LOGGER.info("experiment folder %s, device %s, world size %d, ramp step %d", exp_dir, device,
+                    context.world_size, int(warp.consist_step))
+        train_model = distributed_model(warp, context)
         loop = EpochLoop(args, context, exp_dir, opts, meshregnet, optimizer, scheduler, generator, monitor,
                          val_loader, checkpoint_extra=lambda: _warp_checkpoint_entries(warp))
-        for epoch, show in loop.epochs(start_epoch, [data_loader, consist_loader]):
-            out = warp_epoch_pass(data_loader, consist_loader, train_model, optimizer, epoch, device, context,
-                                  train_batchnorm=args.train_batchnorm,
-                                  figure_dir=exp_dir / "images" if show else None, display_freq=args.display_freq,
-                                  center_idx=args.center_idx)
-            monitor.log_epoch("train", epoch, {**out["train"], **out["evaluators"]["train"].summary(),
-                                               "lr": optimizer.param_groups[0]["lr"]})
-            monitor.log_epoch("consist", epoch, {**out["consist"], **out["evaluators"]["consist"].summary()})
-            loop.bar.set_postfix(warp=f"{out['consist'].get('warp_loss', float('nan')):.4g}")
-            loop.end_epoch(epoch, show)
-    finally:
-        monitor.close()
+        try:
+            for epoch, show in loop.epochs(start_epoch, [data_loader, consist_loader]):
+                out = warp_epoch_pass(data_loader, consist_loader, train_model, optimizer, epoch, device, context,
+                                      train_batchnorm=args.train_batchnorm,
+                                      figure_dir=exp_dir / "images" if show else None,
+                                      display_freq=args.display_freq, center_idx=args.center_idx)
+                monitor.log_epoch("train", epoch, {**out["train"], **out["evaluators"]["train"].summary(),
+                                                   "lr": optimizer.param_groups[0]["lr"]})
+                monitor.log_epoch("consist", epoch, {**out["consist"], **out["evaluators"]["consist"].summary()})
+                loop.bar.set_postfix(warp=f"{out['consist'].get('warp_loss', float('nan')):.4g}")
+                loop.end_epoch(epoch, show)
+        except KeyboardInterrupt as err:
+            raise loop.interrupted(err) from None
+        finally:
+            monitor.close()
     return {"exp_dir": exp_dir, **monitor.history}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """trainmeshwarp.py entry point: exit code 0, or 1 with an "error: ..." line for a user mistake."""
-    return exit_code(run, argv, (CheckpointError, NonFiniteLossError, FileNotFoundError, NotImplementedError,
-                                 KeyError, ValueError))
+    """trainmeshwarp.py entry point: exit code 0; 1 with one "error: ..." line for a user mistake; 130 / 143 for
+    SIGINT / SIGTERM (session.exit_code)."""
+    return exit_code(run, argv, (FileNotFoundError, NotImplementedError))

@@ -23,8 +23,10 @@ from tqdm import tqdm
 
 from handobjectconsist.datasets import sample_keys as K
 from handobjectconsist.datasets.collate import collate_samples
+from handobjectconsist.entry import Parser, non_negative_int, positive_float, positive_int, run_main
+from handobjectconsist.errors import UsageError, UserError
 from handobjectconsist.models import MeshRegNet
-from handobjectconsist.training.checkpoints import CheckpointError, load_trained_model
+from handobjectconsist.training.checkpoints import load_trained_model
 from handobjectconsist.training.data import dataset_folder
 from handobjectconsist.training.distributed import resolve_device
 from handobjectconsist.visualize.comparison import comparison_figure
@@ -48,7 +50,7 @@ DEFAULT_MODEL_NAMES = tuple(name for _, name, _ in RELEASE_MODELS)
 FPHAB_VIZ_INDICES = (479, 3010, 3820, 40, 1430, 1095, 3530, 175, 40, 4330)
 
 
-class MissingCheckpointError(FileNotFoundError):
+class MissingCheckpointError(UserError, FileNotFoundError):
     """One or more --resumes checkpoints do not exist; the message says how to produce them."""
 
 
@@ -106,7 +108,7 @@ def select_indices(num_frames: int, dataset: str, mode: str, max_images: Optiona
     Returns (indices, note or None).
     """
     if mode not in ("viz", "full"):
-        raise ValueError(f"--mode {mode!r}: expected 'viz' or 'full'")
+        raise UsageError(f"--mode {mode!r}: expected 'viz' or 'full'")
     note = None
     if mode == "full":
         indices = list(range(num_frames))
@@ -195,7 +197,7 @@ def write_comparison_figures(models: Sequence[Tuple[str, MeshRegNet]], net_datas
 
 # ------------------------------------------------------------------------------------------ visualize.py CLI
 def visualize_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Ground truth vs. models comparison figures (visualize.py demo)")
+    p = Parser(description="Ground truth vs. models comparison figures (visualize.py demo)")
     p.add_argument("--com", default="debug/", help="output folder checkpoints/{dataset}/{com}")
     p.add_argument("--manual_seed", type=int, default=1)
     p.add_argument("--dataset", default="fhbhands", choices=["fhbhands", "ho3dv2"])
@@ -203,9 +205,9 @@ def visualize_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="viz", choices=["viz", "full"],
                    help="viz: upstream's 10 fixed FPHAB test frames (10 evenly spread frames on smaller sets); "
                         "full: every frame")
-    p.add_argument("--max_val", type=float, default=0.1, help="3D error (m) at the top of the jet colour map")
-    p.add_argument("--batch_size", type=int, default=4)
-    p.add_argument("--workers", type=int, default=0, help="accepted for compatibility; frames are read in-process")
+    p.add_argument("--max_val", type=positive_float, default=0.1, help="3D error (m) at the top of the jet colour map")
+    p.add_argument("--batch_size", type=positive_int, default=4)
+    p.add_argument("--workers", type=non_negative_int, default=0, help="accepted for compatibility; frames are read in-process")
     p.add_argument("--resumes", nargs="+", default=list(DEFAULT_RESUMES), help="checkpoints, one per model row")
     p.add_argument("--model_names", nargs="+", default=list(DEFAULT_MODEL_NAMES),
                    help="row titles ('Ground Truth' is prepended)")
@@ -213,11 +215,11 @@ def visualize_parser() -> argparse.ArgumentParser:
     p.add_argument("--mano_root", default=None,
                    help="MANO folder (default: the one saved in each checkpoint)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--input_width", type=int, default=None,
+    p.add_argument("--input_width", type=positive_int, default=None,
                    help="frame width fed to every network (default: each model's own training --input_width)")
-    p.add_argument("--display_width", type=int, default=None, help="frame width in the figures (default: stored)")
+    p.add_argument("--display_width", type=positive_int, default=None, help="frame width in the figures (default: stored)")
     p.add_argument("--out_dir", default=None, help="output folder (default checkpoints/{dataset}/{com})")
-    p.add_argument("--max_images", type=int, default=None, help="draw at most this many images")
+    p.add_argument("--max_images", type=positive_int, default=None, help="draw at most this many images")
     return p
 
 
@@ -225,7 +227,7 @@ def run_visualize(argv: Optional[Sequence[str]] = None) -> List[Path]:
     """Parse flags, write the figures; returns their paths."""
     args = visualize_parser().parse_args(argv)
     if len(args.resumes) != len(args.model_names):
-        raise ValueError(f"--resumes has {len(args.resumes)} entries but --model_names has {len(args.model_names)}; "
+        raise UsageError(f"--resumes has {len(args.resumes)} entries but --model_names has {len(args.model_names)}; "
                          f"give one name per checkpoint")
     check_checkpoints(args.resumes, args.model_names)
     set_all_seeds(args.manual_seed)
@@ -255,9 +257,5 @@ def run_visualize(argv: Optional[Sequence[str]] = None) -> List[Path]:
 
 
 def visualize_main(argv: Optional[Sequence[str]] = None) -> int:
-    try:
-        run_visualize(argv)
-    except (MissingCheckpointError, CheckpointError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    """visualize.py entry point: 0; 1 with one "error: ..." line for a user mistake; 130 / 143 for a signal."""
+    return run_main(run_visualize, argv, (FileNotFoundError,))

@@ -54,9 +54,38 @@ def test_interrupted_write_leaves_no_frame(tmp_path, monkeypatch):
     assert not dst.exists()
 
 
-def test_missing_video_files_names_the_path(tmp_path):
-    with pytest.raises(SystemExit, match="Video_files"):
-        reduce_fphab.main(["--data_root", str(tmp_path)])
+def test_missing_video_files_names_the_path(tmp_path, capsys):
+    assert reduce_fphab.main(["--data_root", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"error: missing {tmp_path / 'Video_files'}: expected the full-resolution FPHAB frames "
+        "Video_files/Subject_k/<action>/<seq>/color/color_XXXX.jpeg (from the FPHAB download). Point --data_root "
+        "at the FPHAB folder")
     result = subprocess.run([sys.executable, str(SCRIPT), "--data_root", str(tmp_path)], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode != 0 and str(tmp_path / "Video_files") in result.stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_corrupt_source_frame_is_named_and_the_others_are_written(tmp_path, workers):
+    color = _write_full_frames(tmp_path, n=3)
+    good = (color / "color_0001.jpeg").read_bytes()
+    (color / "color_0001.jpeg").write_bytes(good[: len(good) // 2])  # truncated JPEG
+    (color / "color_0002.jpeg").write_bytes(b"not a jpeg at all")
+    result = subprocess.run([sys.executable, str(SCRIPT), "--data_root", str(tmp_path), "--workers", workers],
+                            capture_output=True, text=True, timeout=120)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert len(errors) == 3, result.stderr
+    assert any(str(color / "color_0001.jpeg") in line for line in errors)
+    assert any(str(color / "color_0002.jpeg") in line for line in errors)
+    assert errors[-1].startswith("error: 2 of 3 frames could not be read")
+    out = tmp_path / "Video_files_480/Subject_1/open_milk/1/color"
+    assert sorted(p.name for p in out.iterdir()) == ["color_0000.jpeg"]
+
+
+def test_bad_width_is_rejected_at_parsing(tmp_path):
+    result = subprocess.run([sys.executable, str(SCRIPT), "--data_root", str(tmp_path), "--width", "0"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: argument --width: must be a positive integer, got 0 (see {SCRIPT.name} --help)"]

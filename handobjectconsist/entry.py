@@ -1,0 +1,110 @@
+"""The error policy of every command-line entry point (trainmeshreg.py, trainmeshwarp.py, evalho3dv2.py,
+visualize.py, reduce_fphab.py, the synth and fit tools, the demo).
+
+    def main(argv=None) -> int:
+        return run_main(run, argv)
+
+- A UserError (handobjectconsist.errors; a bad flag, a missing or malformed file), a disk-full / read-only /
+  permission OSError, or a UserError raised inside a DataLoader worker prints one line "error: ..." on stderr
+  and returns 1.
+- SIGINT (Ctrl-C) and SIGTERM stop the run with one line "error: interrupted by SIGINT; ..." and return
+  128 + the signal number (130 / 143), like a shell does.
+- Any other exception is a programming error and keeps its traceback.
+
+Flags are checked while parsing: Parser prints "error: argument --flag: ..." (one line, plus "see --help") and
+exits with status 2; fraction_flag / positive_int / non_negative_int are the checks the trainers use.
+"""
+
+import argparse
+import signal
+import sys
+from typing import Callable, Optional, Sequence, Tuple
+
+from handobjectconsist.errors import Interrupted, UserError, describe_os_error, worker_user_error
+from handobjectconsist.interrupts import handle_interrupts
+
+__all__ = ["Parser", "fraction_flag", "non_negative_int", "positive_float", "positive_int", "run_main",
+           "user_error_message"]
+
+_SIGNAL_NUMBERS = {"SIGINT": int(signal.SIGINT), "SIGTERM": int(signal.SIGTERM)}
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line "error: ..." (no usage block) and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def fraction_flag(text: str) -> float:
+    """argparse type: a fraction in (0, 1]."""
+    value = _number(text, float)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1] (a fraction of the frames), got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or a positive integer, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = _number(text, float)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _number(text: str, kind: type):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}")
+    if kind is float and value != value:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+    return value
+
+
+def user_error_message(err: BaseException, user_errors: Tuple[type, ...] = ()) -> Optional[str]:
+    """The one-line message for err if it is the user's to fix (see the module docstring), else None."""
+    if isinstance(err, UserError) or (user_errors and isinstance(err, user_errors)):
+        return worker_user_error(err) or str(err)
+    written = describe_os_error(err)
+    if written is not None:
+        return written
+    return worker_user_error(err)
+
+
+def run_main(run: Callable[[Optional[Sequence[str]]], object], argv: Optional[Sequence[str]] = None,
+             user_errors: Tuple[type, ...] = ()) -> int:
+    """Call run(argv) under the policy of the module docstring and return the exit status.
+
+    user_errors: further exception classes to report as one line (for callers whose errors predate UserError).
+    """
+    try:
+        with handle_interrupts():
+            run(argv)
+    except KeyboardInterrupt as err:
+        interrupt = err if isinstance(err, Interrupted) else Interrupted("SIGINT")
+        print(f"error: {interrupt}", file=sys.stderr)
+        return 128 + _SIGNAL_NUMBERS.get(interrupt.signal_name, int(signal.SIGINT))
+    except Exception as err:
+        message = user_error_message(err, user_errors)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    return 0
