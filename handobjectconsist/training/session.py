@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from handobjectconsist.entry import run_main, user_error_message
 from handobjectconsist.errors import Interrupted
+from handobjectconsist.interrupts import deferred_interrupts
 from handobjectconsist.models import MeshRegNet
 from handobjectconsist.training.checkpoints import atomic_copy, load_model_state, save_training_checkpoint
 from handobjectconsist.training.distributed import DistContext, barrier, cleanup, init_distributed
@@ -211,8 +212,9 @@ class EpochLoop:
             validate(self.args, self.val_loader, self.model, epoch, self.context.device, self.monitor, self.exp_dir,
                      show)
         if self.context.is_main:
-            save_training_checkpoint(self.exp_dir, epoch, self.opts, self.model, self.optimizer, self.scheduler,
-                                     self.generator, self.monitor.history, self.args.snapshot,
-                                     extra=self.checkpoint_extra())
-            self.saved_epoch = epoch
+            with deferred_interrupts():  # a signal during the write is raised once saved_epoch is right
+                save_training_checkpoint(self.exp_dir, epoch, self.opts, self.model, self.optimizer,
+                                         self.scheduler, self.generator, self.monitor.history, self.args.snapshot,
+                                         extra=self.checkpoint_extra())
+                self.saved_epoch = epoch
         barrier(self.context)
