@@ -90,13 +90,14 @@ def user_error_message(err: BaseException, user_errors: Tuple[type, ...] = ()) -
 
 def run_main(run: Callable[[Optional[Sequence[str]]], object], argv: Optional[Sequence[str]] = None,
              user_errors: Tuple[type, ...] = ()) -> int:
-    """Call run(argv) under the policy of the module docstring and return the exit status.
+    """Call run(argv) under the policy of the module docstring and return the exit status (run's own return value
+    when it is an int, else 0).
 
     user_errors: further exception classes to report as one line (for callers whose errors predate UserError).
     """
     try:
         with handle_interrupts():
-            run(argv)
+            result = run(argv)
     except KeyboardInterrupt as err:
         interrupt = err if isinstance(err, Interrupted) else Interrupted("SIGINT")
         print(f"error: {interrupt}", file=sys.stderr)
@@ -107,4 +108,4 @@ def run_main(run: Callable[[Optional[Sequence[str]]], object], argv: Optional[Se
             raise
         print(f"error: {message}", file=sys.stderr)
         return 1
-    return 0
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0

@@ -38,6 +38,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from handobjectconsist.entry import Parser, positive_int, run_main
+
 PALM_JOINTS = (0, 5, 9, 13, 17)  # wrist and the index, middle, ring, pinky MCPs (project order)
 TIP_JOINTS = (4, 8, 12, 16, 20)
 
@@ -163,19 +165,25 @@ def skeleton_regressor(verts: np.ndarray, joints: np.ndarray, tip_vertex_ids, ri
 
 
 def main(argv=None) -> int:
+    """Exit status 0; 1 with one "error: ..." line for a user mistake; 130 / 143 for SIGINT / SIGTERM."""
+    return run_main(run, argv)
+
+
+def run(argv=None) -> int:
+    """Parse the flags, fit every frame, write the fits, the regressor and fit_report.json."""
     from handobjectconsist.datasets.fphab import FPHAB, camera_joints_m
     from handobjectconsist.mano import JOINT_NAMES, ManoLayer
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_root", required=True, help="FPHAB folder")
     parser.add_argument("--mano_root", required=True, help="folder with MANO_RIGHT.pkl")
     parser.add_argument("--out", default=None, help="output folder (default <data_root>/fhbhands_fits)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:k]")
-    parser.add_argument("--batch_size", type=int, default=512, help="frames optimised together")
-    parser.add_argument("--iters", type=int, default=600, help="Adam iterations per pass")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--batch_size", type=positive_int, default=512, help="frames optimised together")
+    parser.add_argument("--iters", type=positive_int, default=600, help="Adam iterations per pass")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--shape_mode", default="subject", choices=("subject", "frame"))
-    parser.add_argument("--max_frames", type=int, default=None, help="fit only the first N frames (quick checks)")
+    parser.add_argument("--max_frames", type=positive_int, default=None, help="fit only the first N frames (quick checks)")
     parser.add_argument("--reference", default=None, help="fits folder to compare the fitted meshes with")
     args = parser.parse_args(argv)
     if args.threads:

@@ -10,6 +10,8 @@ Each subcommand lives in its own module exposing `main(argv) -> int`.
 import importlib
 import sys
 
+from handobjectconsist.entry import run_main
+
 SUBCOMMANDS = {
     "mano": ("handobjectconsist.synth.mano_hand", "synthetic MANO-format hand (MANO_RIGHT.pkl, MANO_LEFT.pkl)"),
     "fphab": ("handobjectconsist.synth.fphab", "synthetic dataset in the FPHAB on-disk layout"),
@@ -31,10 +33,11 @@ def main(argv=None) -> int:
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     if name not in SUBCOMMANDS:
-        print(f"unknown subcommand {name!r}\n\n{usage()}", file=sys.stderr)
+        print(f"error: unknown subcommand {name!r}; expected one of {sorted(SUBCOMMANDS)} (see --help)",
+              file=sys.stderr)
         return 2
     module = importlib.import_module(SUBCOMMANDS[name][0])
-    return module.main(rest)
+    return run_main(module.main, rest)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from handobjectconsist.entry import Parser, non_negative_int, positive_int
 from handobjectconsist.synth import pipeline
 
 
@@ -39,23 +40,23 @@ def contact_sheet(root, dataset: str, out_png, sequences: int = 6, frames: int =
 
 
 def _parser(dataset: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=f"python -m handobjectconsist.synth {dataset}",
-                                description=f"synthetic dataset in the {dataset.upper()} on-disk layout")
+    p = Parser(prog=f"python -m handobjectconsist.synth {dataset}",
+               description=f"synthetic dataset in the {dataset.upper()} on-disk layout")
     p.add_argument("--out", help="dataset folder to write")
     p.add_argument("--preset", default="tiny", choices=("tiny", "demo", "bench"))
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--frames", type=int, help="frames per sequence (overrides the preset)")
-    p.add_argument("--workers", type=int, default=1, help="rendering processes")
-    p.add_argument("--supersample", type=int, help="anti-aliasing factor (overrides the preset)")
+    p.add_argument("--frames", type=positive_int, help="frames per sequence (overrides the preset)")
+    p.add_argument("--workers", type=positive_int, default=1, help="rendering processes")
+    p.add_argument("--supersample", type=positive_int, help="anti-aliasing factor (overrides the preset)")
     p.add_argument("--mano_root", help="folder with MANO_RIGHT.pkl; default: the synthetic hand (seed 0) "
                                        "written to a temporary folder")
     p.add_argument("--verify", metavar="DIR", help="re-read DIR, re-render from its annotations, print mismatch")
-    p.add_argument("--verify_frames", type=int, default=4, help="frames per sequence checked by --verify")
+    p.add_argument("--verify_frames", type=positive_int, default=4, help="frames per sequence checked by --verify")
     p.add_argument("--preview", metavar="PNG", help="contact sheet of a few sequences of --out (or --verify DIR)")
     if dataset == "fphab":
-        p.add_argument("--subjects", type=int)
-        p.add_argument("--seqs", type=int, help="sequences per subject and action")
-        p.add_argument("--full_res_frames", type=int, help="first frames also written at 1920x1080")
+        p.add_argument("--subjects", type=positive_int)
+        p.add_argument("--seqs", type=positive_int, help="sequences per subject and action")
+        p.add_argument("--full_res_frames", type=non_negative_int, help="first frames also written at 1920x1080")
     return p
 
 

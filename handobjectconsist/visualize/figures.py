@@ -57,11 +57,12 @@ class MissingCheckpointError(UserError, FileNotFoundError):
 def check_checkpoints(paths: Sequence[Union[str, Path]], names: Sequence[str]) -> None:
     """Raise MissingCheckpointError naming every missing checkpoint and the commands that produce it."""
     release = {Path(path): recipe for path, _, recipe in RELEASE_MODELS}
-    problems = []
+    problems, missing = [], []
     for path, name in zip(paths, names):
         path = Path(path)
         if path.is_file() or (path.is_dir() and (path / "checkpoint.pth").is_file()):
             continue
+        missing.append(str(path))
         recipe = release.get(path)
         if recipe is None:
             recipe = ["python trainmeshreg.py ... (writes <experiment folder>/checkpoint.pth)",
@@ -73,7 +74,7 @@ def check_checkpoints(paths: Sequence[Union[str, Path]], names: Sequence[str]) -
         problems.append("\n".join(lines))
     if problems:
         raise MissingCheckpointError(
-            "missing checkpoints:\n" + "\n".join(problems) + "\n  (The released upstream models are not compatible "
+            f"--resumes: missing checkpoints {', '.join(missing)}; how to make them:\n" + "\n".join(problems) + "\n  (The released upstream models are not compatible "
             "with this re-implementation; `make demo` trains small models on synthetic data and runs this script.)")
 
 
