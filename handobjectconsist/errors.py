@@ -54,9 +54,15 @@ _WRITE_ERRNOS = {
 def describe_os_error(err: BaseException, path=None) -> Optional[str]:
     """"<problem> while writing <path>" for a disk-full / read-only / permission OSError, else None.
 
-    path: the file being written (default: the error's own filename).
+    The OSError may also be the cause or context of err: torch.save, for one, reports a full disk as a
+    RuntimeError raised while handling the OSError. path: the file being written (default: the OSError's own
+    filename).
     """
-    if not isinstance(err, OSError) or err.errno not in _WRITE_ERRNOS:
+    seen = set()
+    while err is not None and id(err) not in seen and not (isinstance(err, OSError) and err.errno in _WRITE_ERRNOS):
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    if err is None or id(err) in seen:
         return None
     target = path if path is not None else (err.filename or "an output file")
     return f"{_WRITE_ERRNOS[err.errno]} while writing {target}"

@@ -65,7 +65,7 @@ def save_training_checkpoint(exp_dir: Path, epoch: int, opts: Dict, model: torch
             if snapshot_path is not None:
                 target = snapshot_path
                 atomic_copy(path, snapshot_path)
-    except OSError as err:
+    except (OSError, RuntimeError) as err:  # torch.save turns a full disk into a RuntimeError
         problem = describe_os_error(err, target)
         if problem is None:
             raise
