@@ -20,6 +20,7 @@ from typing import List, Optional, Tuple, Union
 import numpy as np
 import torch
 
+from handobjectconsist.errors import UserError
 from handobjectconsist.mano.joints import NUM_JOINTS, PROJECT_TO_MANO
 from libyana.fileio import atomic_write_bytes
 
@@ -29,6 +30,14 @@ JSON_NAME = "pred.json"
 ZIP_NAME = "pred.zip"
 DECIMALS = 5
 OPENCV_TO_OPENGL = np.array([1.0, -1.0, -1.0])
+
+
+class HO3DFileError(UserError, ValueError):
+    """A submission or reference file that cannot be read (the message names the file and what it should hold)."""
+
+
+class MissingHO3DFileError(UserError, FileNotFoundError):
+    """A submission or reference file that does not exist (the message names it)."""
 
 
 @dataclass(frozen=True)
@@ -147,25 +156,77 @@ def _zip_bytes(member_name: str, data: bytes) -> bytes:
     return buffer.getvalue()
 
 
+def frames_array(values, source: Union[str, Path], what: str, num_points: Optional[int] = None) -> np.ndarray:
+    """A JSON list of frames, each a list of [x, y, z] points, as a (N, K, 3) float64 array.
+
+    Args:
+        values: the decoded JSON value; source: the file it came from (named in errors); what: what the list holds
+            (e.g. "xyz_list"); num_points: the number of points every frame must have (None: any, but the same).
+    Raises:
+        HO3DFileError (a ValueError) naming the file and the first offending frame.
+    """
+    expected = f"a list of frames, each a list of {num_points if num_points else 'K'} [x, y, z] points"
+    if not isinstance(values, list):
+        raise HO3DFileError(f"{source}: {what} must be {expected}, got {type(values).__name__}")
+    if not values:
+        return np.zeros((0, num_points or 0, 3))
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (ValueError, TypeError):
+        array = None
+    if array is None or array.ndim != 3 or array.shape[2] != 3 or (num_points and array.shape[1] != num_points):
+        wanted = num_points
+        for idx, frame in enumerate(values):  # find the first frame that does not fit, to name it
+            try:
+                shape = np.asarray(frame, dtype=np.float64).shape
+            except (ValueError, TypeError):
+                shape = "not a list of [x, y, z] numbers"
+            wanted = shape[0] if wanted is None and isinstance(shape, tuple) and len(shape) == 2 else wanted
+            if shape != (wanted, 3):
+                raise HO3DFileError(f"{source}: {what} must be {expected}; frame {idx} has shape {shape} instead of "
+                                 f"({wanted}, 3)")
+        raise HO3DFileError(f"{source}: {what} must be {expected}; got shape {getattr(array, 'shape', None)}")
+    if not np.isfinite(array).all():
+        bad = int(np.argwhere(~np.isfinite(array))[0][0])
+        raise HO3DFileError(f"{source}: {what} has non-finite coordinates (first in frame {bad})")
+    return array
+
+
 def read_submission(path: Union[str, Path]) -> Tuple[np.ndarray, np.ndarray]:
     """Read a submission back from pred.json or pred.zip.
 
     Returns:
         joints (N, 21, 3) and verts (N, V, 3) float64, as stored (HO3D order, OpenGL frame, metres).
+    Raises:
+        MissingHO3DFileError (a FileNotFoundError) for a missing file; HO3DFileError (a ValueError, naming the file)
+        for anything that is not a submission.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such submission file (expected pred.json or pred.zip written by "
+        raise MissingHO3DFileError(f"{path}: no such submission file (expected pred.json or pred.zip written by "
                                 "HO3DSubmissionWriter.write)")
-    if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as archive:
-            if JSON_NAME not in archive.namelist():
-                raise ValueError(f"{path}: the archive must hold {JSON_NAME} at its root, found {archive.namelist()}")
-            content = json.loads(archive.read(JSON_NAME).decode("utf-8"))
-    else:
-        content = json.loads(path.read_text(encoding="utf-8"))
+    hint = "expected pred.json or pred.zip as written by evalho3dv2.py: [xyz_list, verts_list]"
+    try:
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                if JSON_NAME not in archive.namelist():
+                    raise HO3DFileError(f"{path}: the archive must hold {JSON_NAME} at its root, "
+                                     f"found {archive.namelist()}")
+                content = json.loads(archive.read(JSON_NAME).decode("utf-8"))
+        else:
+            content = json.loads(path.read_text(encoding="utf-8"))
+    except zipfile.BadZipFile as err:
+        raise HO3DFileError(f"{path}: not a zip archive ({err}); {hint}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise HO3DFileError(f"{path}: not valid JSON ({err}); {hint}") from None
     if not (isinstance(content, list) and len(content) == 2):
-        raise ValueError(f"{path}: expected a JSON list [xyz_list, verts_list]")
-    joints, verts = (np.asarray(part, dtype=np.float64) for part in content)
-    num = len(content[0])
-    return joints.reshape(num, NUM_JOINTS, 3), verts.reshape(num, -1, 3) if num else verts.reshape(0, 0, 3)
+        raise HO3DFileError(f"{path}: {hint}, got something else")
+    try:
+        joints = frames_array(content[0], path, "xyz_list", NUM_JOINTS)
+        verts = frames_array(content[1], path, "verts_list")
+    except HO3DFileError as err:
+        raise HO3DFileError(f"{err} ({hint})") from None
+    if len(joints) != len(verts):
+        raise HO3DFileError(f"{path}: xyz_list has {len(joints)} frames but verts_list has {len(verts)}; both need one "
+                         "entry per frame")
+    return joints, verts

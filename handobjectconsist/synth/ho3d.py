@@ -8,12 +8,17 @@ Written under DIR:
     train/<SEQ>/rgb/{idx:04d}.png, train/<SEQ>/meta/{idx:04d}.pkl        640x480, full annotations
     evaluation/<SEQ>/rgb/{idx:04d}.png, evaluation/<SEQ>/meta/{idx:04d}.pkl  placeholder hand annotations (root only)
     train.txt, evaluation.txt                                              "SEQ/FRAME" lines
+    evaluation_xyz.json, evaluation_verts.json     the hidden evaluation hand, in the challenge's reference layout
+                                                   (per evaluation.txt frame: 21 joints in HO3D order and 778 vertices,
+                                                   OpenGL frame, metres), for the offline scorer
+                                                   (python -m handobjectconsist.evaluation.ho3d_score)
     modelsprocess/<objName>/textured_simple_2000.obj                      object meshes (metres)
     hoc_synth.json                                                         generator settings + appearance
 Annotations are in HO3D's OpenGL camera frame: OpenCV coordinates multiplied by (1, -1, -1). The hand satisfies
 verts = ManoLayer(flat_hand_mean=True, use_pca=False)(handPose, handBeta) + handTrans exactly (no centring).
 """
 
+import json
 import pickle
 import re
 import sys
@@ -28,8 +33,11 @@ from handobjectconsist.synth import pipeline
 from handobjectconsist.synth.grasp import axis_angle_to_matrix, matrix_to_axis_angle
 from handobjectconsist.synth.objects import make_object
 from handobjectconsist.synth.scenes import key_rng, make_sequence, make_subject
+from libyana.fileio import atomic_write_text
 
 IMAGE_SIZE = (480, 640)  # (H, W)
+REFERENCE_FILES = ("evaluation_xyz.json", "evaluation_verts.json")  # the challenge's hidden ground truth
+REFERENCE_DECIMALS = 6  # micrometres
 GL_FLIP = np.diag([1.0, -1.0, -1.0])  # OpenCV <-> OpenGL camera axes (its own inverse)
 # Sequence-name prefix -> object (HO3D naming: subject + object initials).
 PREFIX_OBJECT = {
@@ -177,8 +185,28 @@ def _write_sequence(job: dict) -> dict:
         pipeline.save_png(folder / "rgb" / f"{t:04d}.png", frame["rgb"])
         hits.append(pipeline.joint_hits(ann["joints"][t], K, frame))
     motion = pipeline.interframe_motion_px(ann["hand_verts"].numpy(), K)
-    return {"rel": f"{spec.split}/{spec.name}", "appearance": truth.appearance, "motion_px": motion.tolist(),
-            "joint_hits": np.mean(hits, axis=0).tolist(), "penetration_mm": truth.penetration_mm}
+    result = {"rel": f"{spec.split}/{spec.name}", "appearance": truth.appearance, "motion_px": motion.tolist(),
+              "joint_hits": np.mean(hits, axis=0).tolist(), "penetration_mm": truth.penetration_mm}
+    if spec.split == "evaluation":
+        result["reference"] = reference_frames(ann)
+    return result
+
+
+def reference_frames(ann: dict) -> tuple:
+    """The challenge's reference of a sequence from annotations(): joints (T, 21, 3) in HO3D (MANO + tips) order and
+    hand vertices (T, V, 3), float64, OpenGL camera frame, metres (the convention of the train metas' handJoints3D
+    and of pred.json)."""
+    joints_gl = np.asarray(ann["joints"], dtype=np.float64)[:, list(PROJECT_TO_MANO)] @ GL_FLIP
+    verts_gl = ann["hand_verts"].double().numpy() @ GL_FLIP
+    return joints_gl, verts_gl
+
+
+def write_reference(out: Path, joints: list, verts: list) -> None:
+    """out/evaluation_xyz.json and out/evaluation_verts.json: per frame (in evaluation.txt order) a list of [x, y, z]
+    joints (HO3D order) and hand vertices, OpenGL frame, metres."""
+    for name, frames in zip(REFERENCE_FILES, (joints, verts)):
+        data = [np.round(np.asarray(frame, dtype=np.float64), REFERENCE_DECIMALS).tolist() for frame in frames]
+        atomic_write_text(out / name, json.dumps(data), fsync=False)
 
 
 _GRASP_CACHE = {}
@@ -200,7 +228,9 @@ def write_ho3d(out_dir, mano_root, preset: str = "tiny", seed: int = 0, workers:
     for split, list_name in (("train", "train.txt"), ("evaluation", "evaluation.txt")):
         lines = [f"{s.name}/{t:04d}" for s in seqs if s.split == split for t in range(s.n_frames)]
         (out / list_name).write_text("\n".join(lines) + ("\n" if lines else ""))
-    pipeline.write_sequences(_write_sequence, out, seqs, config, seed, mano_root, workers, "ho3d", preset)
+    results = pipeline.write_sequences(_write_sequence, out, seqs, config, seed, mano_root, workers, "ho3d", preset)
+    references = [r["reference"] for r in results if "reference" in r]  # evaluation sequences, evaluation.txt order
+    write_reference(out, [f for joints, _ in references for f in joints], [f for _, verts in references for f in verts])
     return out
 
 

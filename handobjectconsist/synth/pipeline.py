@@ -163,10 +163,11 @@ def run_jobs(fn, jobs: list, workers: int, desc: str) -> list:
 
 
 def write_sequences(write_sequence, out: Path, seqs: list, config: dict, seed: int, mano_root, workers: int,
-                    dataset: str, preset: str) -> None:
+                    dataset: str, preset: str) -> list:
     """Write every sequence with write_sequence(job) (in `workers` processes), then out/hoc_synth.json: the
     generator module, preset, seed, config, per-sequence appearance and dataset statistics (median inter-frame
     motion in pixels, fraction of joints on the hand / on hand or object, worst grasp penetration in mm).
+    Returns the write_sequence results in sequence order (they may carry more keys than the ones listed below).
 
     Args:
         write_sequence: picklable fn(job) -> {"rel", "appearance", "motion_px", "joint_hits", "penetration_mm"};
@@ -191,6 +192,7 @@ def write_sequences(write_sequence, out: Path, seqs: list, config: dict, seed: i
         },
     }
     write_json(out / "hoc_synth.json", meta)
+    return results
 
 
 class Timer:

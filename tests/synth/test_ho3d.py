@@ -1,5 +1,6 @@
 """Synthetic HO3D-v2 layout: file layout, meta keys in the OpenGL convention, exact MANO translation, split files."""
 
+import json
 import pickle
 from pathlib import Path
 
@@ -79,3 +80,33 @@ def test_rerender_from_annotations_matches_stored_pixels(ho3d_tiny_root, mano_ro
     assert report["mad_covered"] < 0.5  # PNG is lossless: re-render from the files is pixel-identical
     assert report["joints_on_hand_or_object"] >= 0.8
     assert report["joints_vs_mano_mm"] < 0.05
+
+
+def test_evaluation_reference_files_hold_the_hidden_hand(ho3d_tiny_root, mano_root):
+    """evaluation_xyz.json / evaluation_verts.json: per evaluation.txt frame the generator's hand, HO3D joint order,
+    OpenGL frame, metres; the same convention as the train metas and as pred.json (to_ho3d_frame)."""
+    from handobjectconsist.evaluation.ho3d_submission import to_ho3d_frame
+
+    root = Path(ho3d_tiny_root)
+    xyz = np.asarray(json.loads((root / "evaluation_xyz.json").read_text()))
+    verts = np.asarray(json.loads((root / "evaluation_verts.json").read_text()))
+    listed = (root / "evaluation.txt").read_text().split()
+    assert xyz.shape == (len(listed), 21, 3) and verts.shape == (len(listed), 778, 3)
+    layer, _ = hand_model(mano_root)
+    _, seqs = ho3d.plan("tiny")
+    start = 0
+    for spec in [s for s in seqs if s.split == "evaluation"]:
+        assert listed[start] == f"{spec.name}/0000"
+        truth = ho3d.sequence_truth(spec, 0, mano_root)
+        verts_cv, joints_cv = hand_mesh(layer, truth.fullpose, truth.betas, truth.trans)  # project order, OpenCV
+        joints_gl, verts_gl = to_ho3d_frame(joints_cv, verts_cv)
+        stop = start + spec.n_frames
+        np.testing.assert_allclose(xyz[start:stop], joints_gl, atol=2e-5)
+        np.testing.assert_allclose(verts[start:stop], verts_gl, atol=2e-5)
+        # The hidden meta keeps only the root: the reference's wrist.
+        for t in range(spec.n_frames):
+            meta = _meta(root / "evaluation" / spec.name / "meta" / f"{t:04d}.pkl")
+            np.testing.assert_allclose(meta["handJoints3D"], xyz[start + t, 0], atol=2e-6)
+        start = stop
+    assert start == len(listed)
+    assert (xyz[:, :, 2] < 0).all()  # in front of an OpenGL camera
