@@ -1,14 +1,16 @@
-"""Issue 7: sparse supervision on the synthetic FPHAB set, with and without photometric consistency.
+"""Sparse supervision on the synthetic FPHAB set, with and without photometric consistency (issues 7 and 12).
 
-    python experiments/sparse_consistency.py --data_root DIR --mano_root DIR --fractions 0.0125 0.05 0.2 \
-        --seeds 0 1 2 --step1_epochs N --step2_epochs M --input_width W --out experiments/results/NAME [--estimate]
+    python experiments/sparse_consistency.py --data_root DIR --mano_root DIR --fractions 0.00625 \
+        --seeds 0 1 2 3 4 --step1_epochs N --step2_epochs M --lr 3e-4 --step2_lr 1e-4 --lambda_consist L [L ...] \
+        --out experiments/results/NAME [--estimate]
 
-Protocol (upstream README recipes, upstream-design.md 1.2 and 9): step 1 = trainmeshreg.py --freeze_batchnorm
---fraction f for N epochs; step 2 = trainmeshwarp.py --freeze_batchnorm --consist_gt_refs --fraction f --resume
-<step 1> for M more epochs, once with consistency (--lambda_data / --lambda_consist, upstream 0.999 / 0.001) and once
-as the control (--lambda_data 1 --lambda_consist 0). Every final model (and the step-1 model) is evaluated on the
-test split. Writes --out/results.json (every run's metrics), table.md and plot.png; runs live in --runs_dir and
-finished ones are skipped, so the command can be rerun after an interruption. See experiments/README.md.
+Protocol (the original's README recipes): step 1 = trainmeshreg.py --freeze_batchnorm --fraction f for N epochs;
+step 2 = trainmeshwarp.py --freeze_batchnorm --consist_gt_refs --fraction f --resume <step 1> for M more epochs at
+--step2_lr, once as the control (--lambda_data 1 --lambda_consist 0) and once with consistency per --lambda_consist
+value (a grid, for choosing it on a validation set). Every model is evaluated on the test split and on the training
+frames left unannotated (those the photometric loss sees). Writes --out/results.json, table.md (both evaluation
+sets and the convergence check), plot.png, and one small JSON per finished run in --out/runs/ (commit them: a rerun
+skips every run whose result is there, even on a new machine). See experiments/README.md.
 """
 
 import argparse
@@ -40,11 +42,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--step2_epochs", type=int, required=True, help="epochs of step 2 (consistency and control)")
     p.add_argument("--input_width", type=int, default=128, help="frame width fed to the network (16:9)")
     p.add_argument("--batch_size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--lr", type=float, default=5e-5, help="learning rate of step 1")
+    p.add_argument("--step2_lr", type=float, default=None,
+                   help="learning rate of step 2, both arms (default: --lr)")
     p.add_argument("--encoder_arch", default="resnet18", choices=["resnet18", "resnet34", "resnet50", "tiny"])
     p.add_argument("--pretrained", default=None, help="local torchvision ImageNet weights for the encoder")
-    p.add_argument("--lambda_consist", type=float, default=0.001,
-                   help="photometric weight of the consistency runs (upstream 0.001; synthetic scales may need more)")
+    p.add_argument("--lambda_consist", type=float, nargs="+", default=[0.001],
+                   help="photometric weight of the consistency runs (upstream 0.001); several values: one "
+                        "consistency run per value and seed, sharing step 1 and the control (a grid)")
     p.add_argument("--lambda_data", type=float, default=0.999, help="supervised weight of the consistency runs")
     p.add_argument("--progressive_consist_steps", type=int, default=1000,
                    help="lambda_consist ramp length in consist batches (upstream 1000; 0: no ramp)")
@@ -54,6 +59,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, help="data-loader workers")
     p.add_argument("--eval_mini_factor", type=float, default=1,
                    help="evaluate every run on the same fixed random 1/N of the test frames (1: all)")
+    p.add_argument("--no_eval_unannotated", action="store_true",
+                   help="skip the evaluation on the unannotated training frames")
     p.add_argument("--out", default="experiments/results/sparse_consistency",
                    help="folder for results.json, table.md, plot.png (small, committed)")
     p.add_argument("--runs_dir", default=None,
@@ -63,17 +70,37 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def write_outputs(records, out: Path, command: str, settings) -> None:
-    """results.json, table.md and plot.png from the finished runs."""
-    summary = aggregate.summarize(records)
+EVALUATION_SETS = (("metrics", "the test split"),
+                   ("metrics_unannotated", "the unannotated training frames (those the photometric loss sees)"))
+
+
+def write_outputs(records, out: Path, command: str, settings, lambdas) -> None:
+    """results.json, table.md and plot.png from the finished runs: per lambda_consist and evaluation set, a table."""
     out.mkdir(parents=True, exist_ok=True)
-    payload = {"command": command, "settings": runs.settings_dict(settings), "runs": records, "summary": summary,
-               "target": aggregate.target_verdict(summary)}
+    sections, summaries = [f"Command: `{command}`", ""], {}
+    for lambda_consist in lambdas:
+        chosen = [r for r in records if r["method"] != "consist" or r.get("lambda_consist") == lambda_consist]
+        for metrics_key, evaluated_on in EVALUATION_SETS:
+            summary = aggregate.summarize(chosen, metrics_key)
+            if not summary["fractions"]:
+                continue
+            summaries[f"lambda_consist={lambda_consist:g}/{metrics_key}"] = summary
+            sections += [f"### lambda_consist {lambda_consist:g}, evaluated on {evaluated_on}", "",
+                         aggregate.format_table(summary, evaluated_on=evaluated_on)]
+            if metrics_key == "metrics" and lambda_consist == lambdas[0]:
+                plot_errors(summary, out / "plot.png",
+                            title=f"synthetic FPHAB, step 1 {settings.step1_epochs} + step 2 {settings.step2_epochs}"
+                                  f" epochs, lambda_consist {lambda_consist:g}, width {settings.input_width}")
+    for metrics_key, evaluated_on in EVALUATION_SETS:
+        check = aggregate.format_convergence(aggregate.convergence_check(records, metrics_key))
+        if check:
+            sections += [f"Evaluated on {evaluated_on}:", "", check.replace("\n", "  \n"), ""]
+    payload = {"command": command, "settings": runs.settings_dict(settings), "lambdas": list(lambdas),
+               "runs": records, "summaries": summaries,
+               "convergence": {key: aggregate.convergence_check(records, key) for key, _ in EVALUATION_SETS},
+               "target": {key: aggregate.target_verdict(summary) for key, summary in summaries.items()}}
     runs.write_json_atomic(out / "results.json", payload)
-    (out / "table.md").write_text(aggregate.format_table(summary, command))
-    plot_errors(summary, out / "plot.png",
-                title=f"synthetic FPHAB, step 1 {settings.step1_epochs} + step 2 {settings.step2_epochs} epochs, "
-                      f"lambda_consist {settings.lambda_consist:g}, width {settings.input_width}")
+    (out / "table.md").write_text("\n".join(sections) + "\n")
 
 
 def main(argv=None) -> int:
@@ -91,14 +118,17 @@ def main(argv=None) -> int:
         data_root=str(train_root), mano_root=str(mano_root), input_width=args.input_width,
         batch_size=args.batch_size, lr=args.lr, encoder_arch=args.encoder_arch, pretrained=args.pretrained,
         step1_epochs=args.step1_epochs, step2_epochs=args.step2_epochs, lambda_data=args.lambda_data,
-        lambda_consist=args.lambda_consist, progressive_consist_steps=args.progressive_consist_steps,
+        lambda_consist=args.lambda_consist[0], progressive_consist_steps=args.progressive_consist_steps,
         consist_criterion=args.consist_criterion, extra=shlex.split(args.extra), device=args.device,
-        workers=args.workers, eval_mini_factor=args.eval_mini_factor)
+        workers=args.workers, eval_mini_factor=args.eval_mini_factor, step2_lr=args.step2_lr,
+        eval_unannotated=not args.no_eval_unannotated, data_id=data.dataset_id(folder, mano_root))
+    lambdas = list(dict.fromkeys(args.lambda_consist))
     fractions = sorted(set(args.fractions))
     if args.estimate:
         from experiments.sparsesup.estimate import estimate
 
-        result = estimate(settings, folder, args.preset, args.data_seed, fractions, args.seeds, runs_dir)
+        result = estimate(settings, folder, args.preset, args.data_seed, fractions, args.seeds, runs_dir,
+                          n_lambdas=len(lambdas))
         print(json.dumps({k: v for k, v in result.items() if k != "per_fraction"}, indent=1))
         return 0
     counts = data.counts_from_dataset(folder)
@@ -109,8 +139,9 @@ def main(argv=None) -> int:
                              f"fewer than --batch_size {args.batch_size} (training drops incomplete batches, so it "
                              f"would take no step); use a larger fraction or a smaller --batch_size")
     records = runs.run_grid(settings, runs_dir, fractions, args.seeds, counts,
-                            after_each=lambda done: write_outputs(done, out, command, settings))
-    write_outputs(records, out, command, settings)
+                            after_each=lambda done: write_outputs(done, out, command, settings, lambdas),
+                            lambdas=lambdas, results_dir=out)
+    write_outputs(records, out, command, settings, lambdas)
     print((out / "table.md").read_text())
     print(f"wrote {out / 'results.json'}, {out / 'table.md'}, {out / 'plot.png'}")
     return 0

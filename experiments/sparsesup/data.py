@@ -1,5 +1,7 @@
 """Inputs of the experiment: the MANO folder, the synthetic FPHAB set (generated when missing), frame counts."""
 
+import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -54,8 +56,6 @@ def _check_preset(folder: Path, preset: str) -> None:
     meta_path = folder / "hoc_synth.json"
     if not meta_path.is_file():
         return  # a real FPHAB folder (or one generated elsewhere): used as it is
-    import json
-
     found = json.loads(meta_path.read_text()).get("preset")
     if found != preset:
         print(f"[data] note: {folder} holds the synthetic preset {found!r}, not --preset {preset!r}; using it as is "
@@ -97,3 +97,16 @@ def counts_from_preset(preset: str) -> Dict[str, list]:
 
     _, seqs = plan(preset)
     return {split: [s.n_frames for s in seqs if s.split == split] for split in ("train", "test")}
+
+
+def dataset_id(folder: Path, mano_root: Path) -> str:
+    """A path-independent name of the data a run trains on: the synthetic set's preset and seed (from its
+    hoc_synth.json; else the folder name) and the SHA-1 of the MANO_RIGHT.pkl used."""
+    meta_path = Path(folder) / "hoc_synth.json"
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        data = f"synthetic-fphab-{meta.get('preset')}-seed{meta.get('seed')}"
+    else:
+        data = f"fphab-{Path(folder).resolve().name}"
+    mano = hashlib.sha1((Path(mano_root) / "MANO_RIGHT.pkl").read_bytes()).hexdigest()[:12]
+    return f"{data}/mano-{mano}"

@@ -44,7 +44,7 @@ def measure(settings: runs.Settings, timing_root: Path, fraction: float, steps: 
 
 
 def estimate(settings: runs.Settings, dataset_folder: Path, preset: str, data_seed: int, fractions, seeds,
-             runs_dir: Path) -> Dict:
+             runs_dir: Path, n_lambdas: int = 1) -> Dict:
     """Print and return the estimate. A missing dataset is not generated: a two-sequence probe of the same preset is
     (timed, to extrapolate the generation time), and the counts come from the preset's plan."""
     from handobjectconsist.synth.fphab import ACTIONS, plan, write_fphab
@@ -75,23 +75,28 @@ def estimate(settings: runs.Settings, dataset_folder: Path, preset: str, data_se
                              f"in {timing_root}; lower --batch_size")
         t = measure(settings, timing_root, timing_fraction, steps, int(sum(timing_counts["test"])), tmp / "work")
     result["per_unit_s"] = t
-    n_test = int(sum(counts["test"]))
-    eval_s = t["eval_setup"] + n_test * t["eval_frame"]
+    n_test = int(sum(counts["test"]) / settings.eval_mini_factor)
     rows, total, remaining = [], 0.0, 0.0
     for fraction in fractions:
-        batches = data.annotated_count(counts["train"], fraction) // settings.batch_size
+        annotated = data.annotated_count(counts["train"], fraction)
+        evaluated = n_test + (int(sum(counts["train"])) - annotated if settings.eval_unannotated else 0)
+        eval_s = (1 + settings.eval_unannotated) * t["eval_setup"] + evaluated * t["eval_frame"]
+        batches = annotated // settings.batch_size
         step1 = t["setup"] + settings.step1_epochs * batches * t["step1_batch"] + eval_s
         step2 = t["setup"] + settings.step2_epochs * batches * t["step2_batch"] + eval_s
-        per_seed = step1 + 2 * step2
+        per_seed = step1 + (1 + n_lambdas) * step2
         rows.append((fraction, batches, step1, step2, per_seed * len(seeds)))
         total += per_seed * len(seeds)
         for seed in seeds:
             dirs = runs.run_dirs(settings, runs_dir, fraction, seed)
-            remaining += sum(cost for method, cost in (("step1", step1), ("consist", step2), ("control", step2))
+            remaining += sum(cost for method, cost in (("step1", step1), ("consist", n_lambdas * step2),
+                                                           ("control", step2))
                              if runs.read_done(dirs[method]) is None)
-    n_runs = 3 * len(fractions) * len(seeds)
+    n_runs = (2 + n_lambdas) * len(fractions) * len(seeds)
     print(f"\n[estimate] {n_runs} training runs ({len(fractions)} fractions x {len(seeds)} seeds x step 1 / "
-          f"+consistency / control), each evaluated on {n_test} test frames; {result['threads']} torch threads")
+          f"control / {n_lambdas} x +consistency), each evaluated on {n_test} test frames"
+          f"{' and the unannotated training frames' if settings.eval_unannotated else ''}; "
+          f"{result['threads']} torch threads")
     print(f"[estimate] measured: {t['step1_batch']:.3f} s per step-1 batch, {t['step2_batch']:.3f} s per step-2 "
           f"(data + consist) batch, {1000 * t['eval_frame']:.1f} ms per evaluated frame, set-up {t['setup']:.1f} s")
     print("| fraction | batches/epoch | step 1 run (h) | step 2 run, each (h) | all seeds (h) |")

@@ -13,8 +13,10 @@ from experiments.sparsesup import data, runs
 from handobjectconsist.datasets import FPHAB
 
 TINY = ["--preset", "tiny", "--fractions", "0.2", "--seeds", "0", "--step1_epochs", "1", "--step2_epochs", "1",
-        "--input_width", "48", "--batch_size", "2", "--encoder_arch", "tiny", "--device", "cpu"]
+        "--input_width", "48", "--batch_size", "2", "--encoder_arch", "tiny", "--device", "cpu",
+        "--lr", "1e-3", "--step2_lr", "2e-4", "--lambda_consist", "0.001", "0.01"]
 METHODS = {"step1", "consist", "control"}
+RUNS = 4  # step 1, control, consistency at two lambda_consist values
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +32,21 @@ def finished(tmp_path_factory, fphab_tiny_root, mano_root):
 def test_outputs_hold_finite_metrics_for_every_method(finished):
     _, out, _ = finished
     results = json.loads((out / "results.json").read_text())
-    assert {r["method"] for r in results["runs"]} == METHODS
+    assert {r["method"] for r in results["runs"]} == METHODS and len(results["runs"]) == RUNS
+    assert sorted(r["lambda_consist"] for r in results["runs"] if r["method"] == "consist") == [0.001, 0.01]
     for record in results["runs"]:
-        for key in ("joints3d_epe_mean_mm", "objverts3d_mepe_trans_mm", "joints2d_base_epe_mean_px",
-                    "objverts2d_mepe_px"):
-            assert math.isfinite(record["metrics"][key]) and record["metrics"][key] > 0, (record["method"], key)
+        for metrics in ("metrics", "metrics_unannotated"):
+            for key in ("joints3d_epe_mean_mm", "objverts3d_mepe_trans_mm", "joints2d_base_epe_mean_px",
+                        "objverts2d_mepe_px", "joints3d_procrustes_epe_mean_mm", "hand_root_depth_mm"):
+                value = record[metrics][key]
+                assert math.isfinite(value) and value > 0, (record["method"], metrics, key)
+    # The two evaluation sets are different frames, so their errors differ.
+    step1 = next(r for r in results["runs"] if r["method"] == "step1")
+    assert step1["metrics"]["joints3d_epe_mean_mm"] != step1["metrics_unannotated"]["joints3d_epe_mean_mm"]
+    assert len(list((out / "runs").glob("*.json"))) == RUNS
     table = (out / "table.md").read_text()
-    for label in ("control (no consistency)", "+ photometric consistency", "change vs control"):
+    for label in ("control (no consistency)", "+ photometric consistency", "change vs control",
+                  "lambda_consist 0.01, evaluated on the unannotated training frames", "Convergence check"):
         assert label in table
     with Image.open(out / "plot.png") as image:
         assert image.size[0] > 300 and image.size[1] > 300
@@ -50,10 +60,14 @@ def test_step2_runs_resume_step1_with_and_without_consistency(finished):
         assert checkpoint["epoch"] == 2  # 1 epoch of step 1 + 1 of step 2
         assert checkpoint["trainer"] == "trainmeshwarp"
         assert checkpoint["opts"]["consist_gt_refs"] is True
-    consist = torch.load(dirs["consist"] / "checkpoint.pth", map_location="cpu", weights_only=False)["opts"]
-    control = torch.load(dirs["control"] / "checkpoint.pth", map_location="cpu", weights_only=False)["opts"]
-    assert (consist["lambda_data"], consist["lambda_consist"]) == (0.999, 0.001)
-    assert (control["lambda_data"], control["lambda_consist"]) == (1.0, 0.0)
+    consist = torch.load(dirs["consist"] / "checkpoint.pth", map_location="cpu", weights_only=False)
+    control = torch.load(dirs["control"] / "checkpoint.pth", map_location="cpu", weights_only=False)
+    assert (consist["opts"]["lambda_data"], consist["opts"]["lambda_consist"]) == (0.999, 0.001)
+    assert (control["opts"]["lambda_data"], control["opts"]["lambda_consist"]) == (1.0, 0.0)
+    step1 = torch.load(dirs["step1"] / "checkpoint.pth", map_location="cpu", weights_only=False)
+    assert step1["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3)
+    for checkpoint in (consist, control):
+        assert checkpoint["optimizer"]["param_groups"][0]["lr"] == pytest.approx(2e-4)
 
 
 def test_rerun_skips_finished_runs_and_an_unevaluated_run_is_only_evaluated(finished, monkeypatch):
@@ -76,11 +90,14 @@ def test_rerun_skips_finished_runs_and_an_unevaluated_run_is_only_evaluated(fini
     monkeypatch.setattr(runs, "run_supervised", supervised)
     assert sparse_consistency.main(argv) == 0
     assert calls == []
-    # A run killed after training but before its evaluation: only the evaluation is redone, with the same result.
+    # A run killed after training but before its evaluation: only the evaluations (test split and unannotated
+    # training frames) are redone, with the same result.
     control_dir = runs.run_dirs(_settings(finished), run_root, 0.2, 0)["control"]
     (control_dir / runs.DONE_FILE).unlink()
+    runs.result_path(out, control_dir).unlink()
     assert sparse_consistency.main(argv) == 0
-    assert len(calls) == 1
+    assert len(calls) == 2
+    assert "--val_frames" in calls[1] and calls[1][calls[1].index("--val_frames") + 1] == "unannotated"
     after = json.loads((out / "results.json").read_text())["runs"]
     for old, new in zip(before, after):
         assert old["method"] == new["method"]
@@ -115,9 +132,9 @@ def test_estimate_counts_runs_and_times_without_running_the_experiment(fphab_tin
     argv[argv.index("--seeds") + 1:argv.index("--seeds") + 2] = ["0", "1"]
     assert sparse_consistency.main(argv) == 0
     printed = capsys.readouterr().out
-    assert "6 training runs (1 fractions x 2 seeds" in printed
+    assert "8 training runs (1 fractions x 2 seeds x step 1 / control / 2 x +consistency" in printed
     result = json.loads(printed[printed.rindex("\n{\n") + 1:])
-    assert result["runs"] == 6 and result["total_s"] > 0 and result["remaining_s"] == pytest.approx(result["total_s"])
+    assert result["runs"] == 8 and result["total_s"] > 0 and result["remaining_s"] == pytest.approx(result["total_s"])
     assert not (tmp_path / "out").exists() and not (tmp_path / "runs" / "frac0.2_seed0").exists()
 
 
@@ -134,10 +151,26 @@ def test_new_eval_subset_reevaluates_every_run_without_training(finished, monkey
     monkeypatch.setattr(runs, "run_warp", lambda run_argv: pytest.fail(f"trainmeshwarp trained again: {run_argv}"))
     monkeypatch.setattr(runs, "run_supervised", supervised)
     assert sparse_consistency.main(argv + ["--eval_mini_factor", "2"]) == 0
-    assert len(evaluations) == len(METHODS)
-    for run_argv in evaluations:
+    assert len(evaluations) == 2 * RUNS  # test split and unannotated training frames of every run
+    test_evaluations = [a for a in evaluations if "--val_frames" not in a]
+    assert len(test_evaluations) == RUNS
+    for run_argv in test_evaluations:
         assert run_argv[run_argv.index("--mini_factor") + 1] == "2.0"
     assert {r["eval_mini_factor"] for r in json.loads((out / "results.json").read_text())["runs"]} == {2.0}
     evaluations.clear()
     assert sparse_consistency.main(argv + ["--eval_mini_factor", "2"]) == 0
     assert evaluations == []
+
+
+def test_committed_results_let_a_new_machine_skip_finished_runs(finished, monkeypatch, tmp_path):
+    """With only --out/runs/*.json (no run folders, no checkpoints), nothing is trained or evaluated again."""
+    argv, out, run_root = finished
+    fresh = list(argv)
+    fresh[fresh.index("--runs_dir") + 1] = str(tmp_path / "no_runs_here")
+    # the results as last evaluated (another test may have re-evaluated them on a test subset)
+    fresh += ["--eval_mini_factor", str(_settings(finished).eval_mini_factor)]
+    monkeypatch.setattr(runs, "run_warp", lambda a: pytest.fail(f"trainmeshwarp ran: {a}"))
+    monkeypatch.setattr(runs, "run_supervised", lambda a: pytest.fail(f"trainmeshreg ran: {a}"))
+    assert sparse_consistency.main(fresh) == 0
+    assert len(json.loads((out / "results.json").read_text())["runs"]) == RUNS
+    assert not (tmp_path / "no_runs_here" / "frac0.2_seed0").exists()
