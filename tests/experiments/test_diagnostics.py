@@ -7,7 +7,7 @@ import json
 import numpy as np
 import torch
 
-from experiments import overfit_consistency, photometric_signal
+from experiments import overfit_consistency, photometric_at_prediction, photometric_signal
 from handobjectconsist.datasets import FPHAB, HandObjectDataset, collate_pairs
 from handobjectconsist.mano import ManoLayer
 from handobjectconsist.models import MeshRegNet
@@ -64,3 +64,40 @@ def test_overfitting_pairs_lowers_the_photometric_loss_through_the_network(tmp_p
     assert trace[-1]["warp_loss"] < 0.8 * trace[0]["warp_loss"]
     for row in trace:
         assert all(np.isfinite(v) and v >= 0 for v in row.values())
+
+
+def test_descent_effect_on_known_directions():
+    gt = torch.rand(2, 5, 3)
+    pred = gt + torch.tensor([0.01, -0.02, 0.005])
+    toward = photometric_at_prediction.descent_effect(pred, gt, grad=pred - gt)  # -grad points at the truth
+    away = photometric_at_prediction.descent_effect(pred, gt, grad=gt - pred)
+    assert torch.allclose(toward["cosine"], torch.ones(2)) and (toward["slope"] < 0).all()
+    assert torch.allclose(away["cosine"], -torch.ones(2)) and (away["slope"] > 0).all()
+    # A step orthogonal to the error leaves it unchanged to first order; masked vertices do not count.
+    sideways = torch.cross(pred - gt, torch.tensor([0.0, 0.0, 1.0]).expand(2, 5, 3), dim=-1)
+    assert torch.allclose(photometric_at_prediction.descent_effect(pred, gt, sideways)["slope"], torch.zeros(2),
+                          atol=1e-7)
+    mask = torch.tensor([[True] * 3 + [False] * 2] * 2)
+    noisy = (pred - gt).clone()
+    noisy[:, 3:] = torch.randn(2, 2, 3)
+    masked = photometric_at_prediction.descent_effect(pred, gt, noisy, mask)
+    assert torch.allclose(masked["cosine"], torch.ones(2), atol=1e-6)
+
+
+def test_at_prediction_table_and_truth_loss_independent_of_the_model(tmp_path, fphab_tiny_root, mano_root):
+    args = trainmeshreg_parser().parse_args(f"--mano_root {mano_root} --encoder_arch tiny --input_width 128".split())
+    per_model = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model = MeshRegNet.from_options(vars(args))
+        checkpoint = save_training_checkpoint(tmp_path / f"run{seed}", 1, dict(vars(args)), model,
+                                              torch.optim.Adam(model.parameters()), None, None, {}, 0)
+        stem = tmp_path / f"at{seed}"
+        assert photometric_at_prediction.main(["--checkpoint", str(checkpoint), "--data_root", str(fphab_tiny_root),
+                                               "--mano_root", str(mano_root), "--fraction", "0.2", "--pairs", "6",
+                                               "--out", str(stem)]) == 0
+        assert "| all pairs | 6 |" in (tmp_path / f"at{seed}.md").read_text()
+        per_model.append(json.loads((tmp_path / f"at{seed}.json").read_text())["per_pair"])
+    assert np.allclose(per_model[0]["loss_gt"], per_model[1]["loss_gt"])  # the truth does not depend on the model
+    assert not np.allclose(per_model[0]["loss_pred"], per_model[1]["loss_pred"])
+    assert all(d > 0 for d in per_model[0]["dist"])  # only unannotated queries

@@ -1,0 +1,171 @@
+"""Does the photometric loss, at a trained model's predictions, point toward the truth? (issue 12 diagnostic)
+
+The consistency term trains a query frame's PREDICTED meshes. It can only lower their error if, at the prediction,
+(1) the loss is higher than at the true query mesh (the truth is preferred), and (2) its gradient with respect to the
+predicted vertices points toward the true vertices, so that a small gradient step lowers the vertex error. This
+script measures both on the consist items trainmeshwarp.py trains on (train split, --fraction, unannotated query +
+nearest annotated reference with its GT mesh, no augmentation), for a checkpoint:
+  - loss at the prediction, at the truth (the floor: lighting, shading, occlusion, interpolation), and the share of
+    pairs where the truth's is lower;
+  - per part (hand, object): the share of pairs where the descent direction -dL/dV lowers the mean vertex error to
+    first order (directional derivative of the error along -dL/dV is negative), and the mean cosine between -dL/dV
+    and (V_true - V_pred) over the part's vertices (1: straight to the truth, 0: no information);
+  - the same restricted to the hand-root depth: share of pairs where the gradient moves the hand toward its true
+    depth (the loss is known to be nearly blind to depth against size).
+Rows are also split by the query's distance to its reference (frames).
+
+    python experiments/photometric_at_prediction.py --checkpoint RUN/checkpoint.pth --data_root DIR \
+        --mano_root DIR --fraction 0.00625 --input_width 128 --pairs 160 --out experiments/results/NAME/at_prediction
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+import torch
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from experiments.photometric_signal import draw_items  # noqa: E402
+from experiments.sparsesup.data import dataset_dir  # noqa: E402
+from handobjectconsist.datasets import FPHAB, HandObjectDataset, collate_pairs  # noqa: E402
+from handobjectconsist.datasets import sample_keys as K  # noqa: E402
+from handobjectconsist.models.warpreg import hand_object_mesh, pair_warp_loss  # noqa: E402
+from handobjectconsist.training.checkpoints import load_trained_model  # noqa: E402
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--checkpoint", required=True, help="trainmeshreg/trainmeshwarp checkpoint (or its folder)")
+    p.add_argument("--data_root", required=True, help="FPHAB folder (or a folder holding fhbhands/)")
+    p.add_argument("--mano_root", required=True, help="folder with MANO_RIGHT.pkl")
+    p.add_argument("--fraction", type=float, required=True, help="annotated fraction of the run")
+    p.add_argument("--input_width", type=int, default=128, help="frame width (the run's --input_width)")
+    p.add_argument("--pairs", type=int, default=160, help="random consist items with an unannotated query")
+    p.add_argument("--criterion", default="l1", choices=["l1", "l2", "ssim"])
+    p.add_argument("--batch_size", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="also write the table (.md) and per-pair numbers (.json) here")
+    return p
+
+
+def mean_vertex_error(pred: torch.Tensor, gt: torch.Tensor, mask=None) -> torch.Tensor:
+    """(B, N, 3) -> (B,) mean Euclidean distance over real vertices (mask (B, N) bool or None)."""
+    dist = (pred - gt).norm(dim=-1)
+    if mask is None:
+        return dist.mean(dim=1)
+    weights = mask.to(dist.dtype)
+    return (dist * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+
+
+def descent_effect(pred: torch.Tensor, gt: torch.Tensor, grad: torch.Tensor, mask=None) -> Dict[str, torch.Tensor]:
+    """First-order effect of a step along -grad on the mean vertex error, per sample.
+
+    pred, gt, grad: (B, N, 3); mask (B, N) bool or None. Returns "slope": d(error)/dt along -grad (negative = the
+    step lowers the error), "cosine": cosine between -grad and (gt - pred) over the real vertices."""
+    pred = pred.detach().requires_grad_(True)
+    (error_grad,) = torch.autograd.grad(mean_vertex_error(pred, gt, mask).sum(), pred)
+    weights = torch.ones(pred.shape[:2], dtype=pred.dtype) if mask is None else mask.to(pred.dtype)
+    step = -grad * weights[..., None]
+    slope = (error_grad * step).flatten(1).sum(dim=1)
+    towards = (gt - pred.detach()) * weights[..., None]
+    cosine = torch.nn.functional.cosine_similarity(step.flatten(1), towards.flatten(1), dim=1)
+    return {"slope": slope, "cosine": cosine.nan_to_num(0.0)}
+
+
+def measure_batch(model, hand_faces, wrist_ids, query: Dict, ref: Dict, criterion: str) -> Dict[str, List[float]]:
+    """Per pair: loss at the prediction and at the truth, descent effects on the hand and the object, hand depth."""
+    with torch.no_grad():
+        _, results, _ = model(query)
+    pred_hand, pred_obj = results["recov_handverts3d"], results["recov_objverts3d"]
+    gt_hand, gt_obj = query[K.HAND_VERTS3D], query[K.OBJ_VERTS3D]
+    mask = query.get(K.OBJ_VERTS_MASK)
+    ref_verts, _ = hand_object_mesh(ref[K.HAND_VERTS3D], hand_faces, ref[K.OBJ_VERTS3D], query[K.OBJ_FACES],
+                                    ref.get(K.OBJ_VERTS_MASK), ref.get(K.OBJ_FACES_MASK))
+
+    def loss_of(hand, obj):
+        verts, faces = hand_object_mesh(hand, hand_faces, obj, query[K.OBJ_FACES], mask, query.get(K.OBJ_FACES_MASK))
+        loss, _ = pair_warp_loss(verts, ref_verts, faces, query, ref, wrist_ids, criterion)
+        return loss
+
+    hand = pred_hand.detach().requires_grad_(True)
+    obj = pred_obj.detach().requires_grad_(True)
+    loss_pred = loss_of(hand, obj)
+    grad_hand, grad_obj = torch.autograd.grad(loss_pred.sum(), (hand, obj))
+    with torch.no_grad():
+        loss_gt = loss_of(gt_hand, gt_obj)
+    hand_effect = descent_effect(pred_hand, gt_hand, grad_hand)
+    obj_effect = descent_effect(pred_obj, gt_obj, grad_obj, mask)
+    depth_step = -grad_hand[..., 2].mean(dim=1)
+    depth_error = (gt_hand[..., 2] - pred_hand[..., 2]).mean(dim=1)
+    return {
+        "dist": ref[K.DIST2QUERY].tolist() if torch.is_tensor(ref[K.DIST2QUERY]) else list(ref[K.DIST2QUERY]),
+        "loss_pred": loss_pred.detach().tolist(), "loss_gt": loss_gt.tolist(),
+        "hand_err_mm": (1000 * mean_vertex_error(pred_hand, gt_hand)).tolist(),
+        "obj_err_mm": (1000 * mean_vertex_error(pred_obj, gt_obj, mask)).tolist(),
+        "hand_slope": hand_effect["slope"].tolist(), "hand_cos": hand_effect["cosine"].tolist(),
+        "obj_slope": obj_effect["slope"].tolist(), "obj_cos": obj_effect["cosine"].tolist(),
+        "hand_depth_towards": ((depth_step * depth_error) > 0).tolist(),
+    }
+
+
+def format_table(rows: Dict[str, list], header: str) -> str:
+    dist = np.asarray(rows["dist"])
+    groups = [("all pairs", np.ones(len(dist), dtype=bool))]
+    edges = np.unique(np.quantile(dist, [0, 1 / 3, 2 / 3, 1]).round())
+    for low, high in zip(edges[:-1], edges[1:]):
+        groups.append((f"{low:g} <= distance <= {high:g} frames", (dist >= low) & (dist <= high)))
+    lines = [header, "", "| pairs | n | hand error (mm) | object error (mm) | loss at prediction | loss at truth | "
+             "truth lower | step lowers hand error | hand cosine | step lowers object error | object cosine | "
+             "hand moved toward true depth |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    values = {key: np.asarray(v, dtype=np.float64) for key, v in rows.items()}
+    for name, sel in groups:
+        if not sel.any():
+            continue
+        v = {key: arr[sel] for key, arr in values.items()}
+        lines.append(f"| {name} | {sel.sum()} | {v['hand_err_mm'].mean():.1f} | {v['obj_err_mm'].mean():.1f} | "
+                     f"{v['loss_pred'].mean():.4f} | {v['loss_gt'].mean():.4f} | "
+                     f"{(v['loss_gt'] < v['loss_pred']).mean():.0%} | {(v['hand_slope'] < 0).mean():.0%} | "
+                     f"{v['hand_cos'].mean():+.3f} | {(v['obj_slope'] < 0).mean():.0%} | {v['obj_cos'].mean():+.3f} | "
+                     f"{v['hand_depth_towards'].mean():.0%} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    torch.manual_seed(args.seed)
+    loaded = load_trained_model(args.checkpoint, mano_root=args.mano_root)
+    model = loaded.model
+    root = dataset_dir(args.data_root)
+    reader = FPHAB(root, split="train", fraction=args.fraction, input_width=args.input_width, mano_root=args.mano_root)
+    dataset = HandObjectDataset(reader, mode="weak", sample_nb=2, spacing=0, augment=False)
+    items = draw_items(dataset, args.pairs, args.seed)
+    layer = model.mano_branch.mano_layer_right  # the layer WarpRegNet takes its closed faces from
+    hand_faces, wrist_ids = layer.closed_faces, layer.wrist_face_ids
+    rows: Dict[str, list] = {}
+    for start in range(0, len(items), args.batch_size):
+        query, ref = collate_pairs(items[start:start + args.batch_size])
+        for key, values in measure_batch(model, hand_faces, wrist_ids, query, ref, args.criterion).items():
+            rows.setdefault(key, []).extend(values)
+        print(f"{min(start + args.batch_size, len(items))}/{len(items)} pairs", file=sys.stderr)
+    header = (f"Photometric loss at the predictions of {args.checkpoint} (epoch {loaded.epoch}): {args.criterion}, "
+              f"train split of {root}, fraction {args.fraction:g}, width {args.input_width}, {len(items)} random "
+              f"consist items (unannotated query, nearest annotated reference with its GT mesh; seed {args.seed}). "
+              f"'step lowers ... error': the descent direction of the loss lowers the mean vertex error to first "
+              f"order; 'cosine': between the descent direction and the way to the true vertices.")
+    table = format_table(rows, header)
+    print(table)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out + ".md").write_text(table)
+        Path(args.out + ".json").write_text(json.dumps({"args": vars(args), "per_pair": rows}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
