@@ -10,7 +10,9 @@ HO3D annotations are in OpenGL camera coordinates; every 3D quantity is flipped 
 (OpenCV: z forward). Joints are reordered from the file (MANO + tips) order to the project order. The per-frame
 camMat is the intrinsic matrix. Hand GT meshes: ManoLayer(flat_hand_mean=True, use_pca=False)(handPose, handBeta,
 handTrans), then flipped (needs mano_root). Object vertices: flip(R(objRot) v + objTrans); canonical vertices:
-flip(v) minus its bounding-box centre.
+flip(v) minus its bounding-box centre. Object corners (objCorners3DRest, the model's bounding box): posed and flipped
+like the vertices (OBJ_CORNERS3D), projected (OBJ_CORNERS2D), and canonical, flipped minus the same centre
+(OBJ_CAN_CORNERS).
 
 split_mode "objects": sequence-level split of train/ (lists below, `like_v1` selects the v1 lists); fraction < 1
 annotates frame 0, every k-th and the last frame of each sequence with the global k = int(total / int(f * total)).
@@ -277,7 +279,8 @@ class HO3DV2(PoseDataset):
         trans = np.asarray(meta["objTrans"], dtype=np.float64).reshape(3)
         obj_verts = flip_gl_to_cv(model_verts @ rot.T + trans)
         can = flip_gl_to_cv(model_verts)
-        can -= (can.min(0) + can.max(0)) / 2
+        can_offset = (can.min(0) + can.max(0)) / 2
+        can -= can_offset
         ann = {
             K.CAM_INTR_ORIG: cam_intr.astype(np.float32),
             K.JOINTS3D: joints3d.astype(np.float32),
@@ -293,7 +296,11 @@ class HO3DV2(PoseDataset):
         }
         if meta.get("objCorners3DRest") is not None:
             corners = np.asarray(meta["objCorners3DRest"], dtype=np.float64).reshape(8, 3)
-            ann[K.OBJ_CORNERS3D] = flip_gl_to_cv(corners @ rot.T + trans).astype(np.float32)
+            corners3d = flip_gl_to_cv(corners @ rot.T + trans)
+            ann[K.OBJ_CORNERS3D] = corners3d.astype(np.float32)
+            ann[K.OBJ_CORNERS2D] = _project(corners3d, cam_intr).astype(np.float32)
+            # The same shift as the canonical vertices, so posing both with one transform keeps them together.
+            ann[K.OBJ_CAN_CORNERS] = (flip_gl_to_cv(corners) - can_offset).astype(np.float32)
         if full_hand and self.mano_root is not None:
             pose = np.asarray(meta["handPose"], dtype=np.float32).reshape(48)
             shape = np.asarray(meta["handBeta"], dtype=np.float32).reshape(10)

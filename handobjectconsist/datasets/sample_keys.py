@@ -32,7 +32,11 @@ OBJ_CAN_VERTS = "obj_can_verts"    # (N, 3) float32, model frame, centred on the
 OBJ_FACES = "obj_faces"            # (F, 3) int64
 OBJ_VERTS_MASK = "obj_verts_mask"  # (N,) bool, added by collate: True for real (not padding) vertices
 OBJ_FACES_MASK = "obj_faces_mask"  # (F,) bool, added by collate: True for real faces (padding faces are [0,0,0])
-OBJ_CORNERS3D = "obj_corners3d"    # (8, 3) float32, metres (HO3D only)
+OBJ_CORNERS3D = "obj_corners3d"    # (8, 3) float32, metres, camera frame: the object's bounding-box corners (HO3D
+                                   # only; order of HO3D's objCorners3DRest, edges in visualize.boxes.BOX_EDGES)
+OBJ_CORNERS2D = "obj_corners2d"    # (8, 2) float32, original pixels, projection of OBJ_CORNERS3D (HO3D only)
+OBJ_CAN_CORNERS = "obj_can_corners"  # (8, 3) float32, model frame, the same corners centred like OBJ_CAN_VERTS
+                                   # (HO3D only); the model poses them exactly as it poses OBJ_CAN_VERTS
 OBJ_NAME = "obj_name"              # str
 
 # Bookkeeping

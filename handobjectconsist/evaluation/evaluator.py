@@ -11,6 +11,9 @@ prediction and ground truth are scaled by REPORT_SCALE (absent: the stored frame
   joints2d_base   2D joints in reference-frame pixels, PCK 0..100 px
   objverts3d_mepe_trans  mean 3D object-vertex distance (real vertices only, OBJ_VERTS_MASK), per sample then mean
   objverts2d_mepe        mean 2D object-vertex distance in reference-frame pixels (real vertices only)
+  corners3d_mepe_mm      mean 3D distance of the 8 object bounding-box corners (recov_objcorners3d vs
+                         OBJ_CORNERS3D, camera frame; HO3D only), per sample then mean
+  corners2d_mepe_px      mean 2D corner distance in reference-frame pixels (obj_corners2d vs OBJ_CORNERS2D)
   hand_root_{lateral,depth}_mm   error of joint `center_idx` (camera frame) in the image plane (x, y) and along z
   obj_centroid_{lateral,depth}_mm  the same for the centroid of the object's real vertices
 """
@@ -34,7 +37,8 @@ REPORT_UNITS = {"joints2d_base": ("px", 1.0), "joints3d_cent": ("mm", 1000.0), "
                 "joints3d_procrustes": ("mm", 1000.0)}
 # Per-sample point errors averaged over samples: name -> factor to the unit in the name.
 SAMPLE_MEANS = {"objverts3d_mepe_trans_mm": 1000.0, "objverts2d_mepe_px": 1.0, "hand_root_lateral_mm": 1000.0,
-                "hand_root_depth_mm": 1000.0, "obj_centroid_lateral_mm": 1000.0, "obj_centroid_depth_mm": 1000.0}
+                "hand_root_depth_mm": 1000.0, "obj_centroid_lateral_mm": 1000.0, "obj_centroid_depth_mm": 1000.0,
+                "corners3d_mepe_mm": 1000.0, "corners2d_mepe_px": 1.0}
 
 
 def masked_point_errors(pred: torch.Tensor, gt: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -121,6 +125,15 @@ class HandObjectEvaluator:
             gt2d = to_report_pixels(batch[K.OBJ_VERTS2D].cpu().double(), scale)
             self._add_sample_errors(per_sample, objverts2d_mepe_px=masked_point_errors(
                 to_report_pixels(pred2d, scale), gt2d, mask))
+        if K.OBJ_CORNERS3D in batch and "recov_objcorners3d" in results:
+            pred3d = results["recov_objcorners3d"].detach().cpu().double()
+            self._add_sample_errors(per_sample, corners3d_mepe_mm=masked_point_errors(
+                pred3d, batch[K.OBJ_CORNERS3D].cpu().double()))
+        if K.OBJ_CORNERS2D in batch and K.AFFINE in batch and "obj_corners2d" in results:
+            pred2d = to_original_pixels(results["obj_corners2d"].detach().cpu().double(), batch[K.AFFINE].cpu())
+            gt2d = to_report_pixels(batch[K.OBJ_CORNERS2D].cpu().double(), scale)
+            self._add_sample_errors(per_sample, corners2d_mepe_px=masked_point_errors(
+                to_report_pixels(pred2d, scale), gt2d))
         batch_size = batch[K.IMAGE].shape[0]
         for b in range(batch_size):
             record = {

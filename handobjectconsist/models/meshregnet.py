@@ -161,16 +161,29 @@ class MeshRegNet(nn.Module):
             "hand_scale": hand_scale,
         }
 
-    def predict_object(self, features: torch.Tensor, can_verts: torch.Tensor, K_in: torch.Tensor, input_res) -> Dict:
-        """Rigidly posed object. can_verts (B, N, 3) bbox-centred model vertices (metres)."""
+    def predict_object(self, features: torch.Tensor, can_verts: torch.Tensor, K_in: torch.Tensor, input_res,
+                       can_corners: Optional[torch.Tensor] = None) -> Dict:
+        """Rigidly posed object: rotation R and centre c from the object head, posed point = R p + c.
+
+        Args:
+            features: (B, C) encoder features.
+            can_verts: (B, N, 3) bbox-centred model vertices (metres).
+            K_in: (B, 3, 3) intrinsics of the network input; input_res (W, H) of the input image.
+            can_corners: (B, 8, 3) the model's bounding-box corners centred like can_verts (OBJ_CAN_CORNERS), or
+                None (FPHAB): then no corner outputs.
+        Returns:
+            obj_verts3d (B, N, 3) R p, recov_objverts3d (B, N, 3) camera-frame metres, obj_verts2d (B, N, 2) input
+            pixels, the raw and scaled head outputs; with can_corners also obj_corners3d (B, 8, 3),
+            recov_objcorners3d (B, 8, 3) and obj_corners2d (B, 8, 2), the corners through the same R and c.
+        """
         raw = self.scaletrans_branch_obj(features)
         obj_prescale, obj_pretrans, obj_prerot = raw[:, :1], raw[:, 1:3], raw[:, 3:6]
         obj_scale = obj_prescale * self.scale_factor
         obj_trans = obj_pretrans * self.trans_factor
         rotmat = axis_angle_to_matrix(obj_prerot)
         obj_verts3d = can_verts @ rotmat.transpose(1, 2)
-        recov_objverts3d, _ = recover_3d_proj(obj_verts3d, K_in, obj_scale, obj_trans, input_res)
-        return {
+        recov_objverts3d, centre = recover_3d_proj(obj_verts3d, K_in, obj_scale, obj_trans, input_res)
+        results = {
             "obj_verts3d": obj_verts3d,
             "recov_objverts3d": recov_objverts3d,
             "obj_verts2d": project_points(recov_objverts3d, K_in),
@@ -180,6 +193,15 @@ class MeshRegNet(nn.Module):
             "obj_trans": obj_trans,
             "obj_pretrans": obj_pretrans,
         }
+        if can_corners is not None:
+            obj_corners3d = can_corners.to(rotmat.dtype) @ rotmat.transpose(1, 2)
+            recov_objcorners3d = obj_corners3d + centre
+            results.update({
+                "obj_corners3d": obj_corners3d,
+                "recov_objcorners3d": recov_objcorners3d,
+                "obj_corners2d": project_points(recov_objcorners3d, K_in),
+            })
+        return results
 
     # ---------------------------------------------------------------------------------------------------- losses
     def compute_losses(self, batch: Dict, results: Dict) -> Tuple[torch.Tensor, Dict[str, Optional[torch.Tensor]]]:
@@ -256,6 +278,7 @@ class MeshRegNet(nn.Module):
         features = self.base_net(images)
         results = self.predict_hand(features, K_in, input_res, batch.get(K.SIDE))
         if K.OBJ_CAN_VERTS in batch:
-            results.update(self.predict_object(features, batch[K.OBJ_CAN_VERTS], K_in, input_res))
+            results.update(self.predict_object(features, batch[K.OBJ_CAN_VERTS], K_in, input_res,
+                                               batch.get(K.OBJ_CAN_CORNERS)))
         total, losses = self.compute_losses(batch, results)
         return total, results, losses

@@ -12,6 +12,7 @@ import torch  # noqa: E402
 
 from handobjectconsist.datasets import sample_keys as K  # noqa: E402
 from handobjectconsist.mano.joints import SKELETON_LINKS  # noqa: E402
+from libyana.boxes import box_edge_segments  # noqa: E402
 from libyana.camutils import project_points  # noqa: E402
 from libyana.transforms2d import apply_affine_2d  # noqa: E402
 
@@ -22,9 +23,17 @@ def _draw_hand(ax, joints2d: np.ndarray, color: str, label: str) -> None:
     ax.scatter(joints2d[:, 0], joints2d[:, 1], s=4, c=color, label=label)
 
 
+def _draw_box(ax, corners2d: np.ndarray, color: str, label: str) -> None:
+    """The 12 edges of an object's bounding box from its 8 projected corners (8, 2) in pixels."""
+    for k, segment in enumerate(box_edge_segments(corners2d)):
+        ax.plot(segment[:, 0], segment[:, 1], color=color, linewidth=1, label=label if k == 0 else None)
+
+
 def save_sample_figure(batch: Dict, results: Dict, path, max_rows: int = 4) -> Path:
     """Rows: up to `max_rows` samples. Columns: input image with GT (green/blue) and predicted (red/orange) joints
-    and object vertices in input pixels; camera-space x-y view; y-z view (metres). Returns the written path."""
+    and object vertices in input pixels, plus the object's bounding box (12 edges) where the batch has corners
+    (OBJ_CORNERS2D, HO3D) and the results have obj_corners2d; camera-space x-y view; y-z view (metres). Returns the
+    written path."""
     images = batch[K.IMAGE].detach().cpu()
     rows = min(max_rows, images.shape[0])
     K_in = batch[K.CAM_INTR].detach().cpu().float()
@@ -46,6 +55,12 @@ def save_sample_figure(batch: Dict, results: Dict, path, max_rows: int = 4) -> P
         if "obj_verts2d" in results:
             ax.scatter(*results["obj_verts2d"][row].detach().cpu().float().numpy()[keep].T, s=2, c="orange",
                        label="pred object")
+        if K.OBJ_CORNERS2D in batch and K.AFFINE in batch:
+            gt_corners = apply_affine_2d(batch[K.OBJ_CORNERS2D][row : row + 1].cpu().float(),
+                                         batch[K.AFFINE][row : row + 1].cpu())
+            _draw_box(ax, gt_corners[0].numpy(), "blue", "GT box")
+        if "obj_corners2d" in results:
+            _draw_box(ax, results["obj_corners2d"][row].detach().cpu().float().numpy(), "orange", "pred box")
         ax.set_xlim(0, image.shape[1] - 1)
         ax.set_ylim(image.shape[0] - 1, 0)
         ax.axis("off")

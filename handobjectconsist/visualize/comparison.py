@@ -2,7 +2,8 @@
 
 One figure per image: a "Ground Truth" row, then one row per model. Columns:
   1. the image on a white square canvas (side max(H, W), image at the top-left so pixel coordinates are unchanged)
-     with the contours of the rendered hand mask (cyan) and object mask (red);
+     with the contours of the rendered hand mask (cyan) and object mask (red), and, when corners are given (HO3D),
+     the 12 edges of the object's bounding box (yellow: the row's own corners, ground truth or prediction);
   2. the image with the rendered meshes overlaid: flat colours for the ground truth, for a model the jet colour of
      each vertex's 3D error |pred - gt| / max_error, interpolated over the faces, with shading;
   3. the same coloured meshes, rotated about their centroid by the axis-angle (0, 1, 1), on white.
@@ -28,6 +29,8 @@ from matplotlib.colors import Normalize  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 
 from handobjectconsist.render import shade_mesh  # noqa: E402
+from libyana.boxes import box_edge_segments  # noqa: E402
+from libyana.camutils import project_points  # noqa: E402
 from libyana.fileio import atomic_path  # noqa: E402
 from libyana.meshutils import concat_meshes  # noqa: E402
 
@@ -37,6 +40,7 @@ GT_HAND_COLOR = (0.3, 0.3, 1.0)
 GT_OBJ_COLOR = (1.0, 0.3, 0.3)
 HAND_CONTOUR_COLOR = (0, 210, 255)
 OBJ_CONTOUR_COLOR = (255, 50, 50)
+BOX_COLOR = (1.0, 0.85, 0.0)
 ROTATION_AXIS_ANGLE = (0.0, 1.0, 1.0)  # |theta| = sqrt(2) rad, as upstream
 CROP_SCALE = 1.2
 ERROR_CMAP = "jet"
@@ -62,6 +66,7 @@ class RowPanels:
         rotated: (S, S, 3) uint8, S = max(H, W), the rotated meshes on white.
         hand_mask, obj_mask: (H, W) bool, visible hand / object pixels of the overlay render.
         rotated_mask: (S, S) bool, pixels covered by the rotated render.
+        box2d: (8, 2) image pixels of the object's bounding-box corners, or None (no corners given).
     """
 
     image_with_contours: np.ndarray
@@ -70,6 +75,7 @@ class RowPanels:
     hand_mask: np.ndarray
     obj_mask: np.ndarray
     rotated_mask: np.ndarray
+    box2d: Optional[np.ndarray] = None
 
 
 def _as_tensor(values: ArrayLike, name: str, shape_tail: Tuple[int, ...], device, dtype=torch.float32) -> torch.Tensor:
@@ -78,6 +84,13 @@ def _as_tensor(values: ArrayLike, name: str, shape_tail: Tuple[int, ...], device
         expected = ", ".join(["N"] + [str(s) for s in shape_tail])
         raise ValueError(f"comparison_figure: {name} must have shape ({expected}), got {tuple(tensor.shape)}")
     return tensor.to(device=device, dtype=dtype)
+
+
+def _corners(values: ArrayLike, name: str, device) -> torch.Tensor:
+    corners = _as_tensor(values, name, (3,), device)
+    if corners.shape[0] != 8:
+        raise ValueError(f"comparison_figure: {name} must have shape (8, 3), got {tuple(corners.shape)}")
+    return corners
 
 
 def vertex_error_colors(pred_verts: ArrayLike, gt_verts: ArrayLike, max_error: float = 0.1,
@@ -172,7 +185,8 @@ def _paint(image: np.ndarray, mask: np.ndarray, color: Sequence[int]) -> None:
 def render_row(image: np.ndarray, K: torch.Tensor, hand_verts: torch.Tensor, hand_faces: torch.Tensor,
                hand_colors: torch.Tensor, obj_verts: Optional[torch.Tensor] = None,
                obj_faces: Optional[torch.Tensor] = None, obj_colors: Optional[torch.Tensor] = None,
-               lighting: Lighting = Lighting(), contour_width: int = 3) -> RowPanels:
+               lighting: Lighting = Lighting(), contour_width: int = 3,
+               obj_corners: Optional[torch.Tensor] = None) -> RowPanels:
     """Render the three panels of one row.
 
     Args:
@@ -183,6 +197,7 @@ def render_row(image: np.ndarray, K: torch.Tensor, hand_verts: torch.Tensor, han
         obj_verts, obj_faces, obj_colors: the same for the object, or None for a hand-only row.
         lighting: shading of columns 2 and 3.
         contour_width: contour line width in image pixels.
+        obj_corners: (8, 3) camera-frame metres, the object's bounding-box corners (libyana.boxes order), or None.
     Returns:
         RowPanels.
     """
@@ -221,6 +236,8 @@ def render_row(image: np.ndarray, K: torch.Tensor, hand_verts: torch.Tensor, han
         hand_mask=hand_mask,
         obj_mask=obj_mask,
         rotated_mask=turned["mask"][0].cpu().numpy(),
+        box2d=None if obj_corners is None else project_points(
+            obj_corners[None].to(K_b.dtype), K_b.to(obj_corners.device))[0].cpu().numpy(),
     )
 
 
@@ -255,6 +272,9 @@ def _layout_figure(rows, front_box, rotated_box, side: int, max_error: float, pa
         axes = [fig.add_axes([(margin + col * (panel_size + gap)) / fig_w, bottom / fig_h,
                               panel_size / fig_w, panel_size / fig_h]) for col in range(3)]
         _show(axes[0], panels.image_with_contours, front_box, side)
+        if panels.box2d is not None:
+            for segment in box_edge_segments(panels.box2d):
+                axes[0].plot(segment[:, 0], segment[:, 1], color=BOX_COLOR, linewidth=1.2)
         _show(axes[1], panels.overlay, front_box, side)
         _show(axes[2], panels.rotated, rotated_box, side)
         axes[1].set_title(name, fontsize=11)
@@ -275,7 +295,7 @@ def comparison_figure(
     gt_obj_verts: Optional[ArrayLike],
     hand_faces: ArrayLike,
     obj_faces: Optional[ArrayLike],
-    predictions: Sequence[Tuple[str, ArrayLike, Optional[ArrayLike]]],
+    predictions: Sequence[Tuple],
     out_path: Union[str, Path],
     max_error: float = 0.1,
     gt_name: str = "Ground Truth",
@@ -284,6 +304,7 @@ def comparison_figure(
     panel_size: float = 2.5,
     dpi: int = 120,
     device: Union[str, torch.device] = "cpu",
+    gt_obj_corners: Optional[ArrayLike] = None,
 ) -> Path:
     """Write the ground truth vs. models comparison figure of one image (see the module docstring) as a PNG.
 
@@ -294,8 +315,8 @@ def comparison_figure(
         gt_obj_verts: (N, 3) ground-truth object vertices (padding removed), or None for hands only.
         hand_faces: (F, 3) hand faces; pass the closed faces (ManoLayer.closed_faces).
         obj_faces: (G, 3) object faces, or None.
-        predictions: [(row name, hand verts (V, 3), obj verts (N, 3) or None)], vertices corresponding one to one
-            with the ground truth (the error of vertex k is |pred[k] - gt[k]|).
+        predictions: [(row name, hand verts (V, 3), obj verts (N, 3) or None[, obj corners (8, 3) or None])],
+            vertices corresponding one to one with the ground truth (the error of vertex k is |pred[k] - gt[k]|).
         out_path: PNG path (parent folders are created; written atomically).
         max_error: error in metres at the top of the colour map (upstream --max_val, 0.1).
         gt_name: title of the ground-truth row.
@@ -304,6 +325,7 @@ def comparison_figure(
         panel_size: side of each square panel in inches (the figure is about 3.2 panels wide).
         dpi: output resolution.
         device: torch device for rendering.
+        gt_obj_corners: (8, 3) ground-truth bounding-box corners of the object (camera frame, metres), or None.
     Returns:
         The written path.
     """
@@ -321,14 +343,18 @@ def comparison_figure(
     hand_faces_t = _as_tensor(hand_faces, "hand_faces", (3,), device, torch.long)
     gt_obj = None if gt_obj_verts is None else _as_tensor(gt_obj_verts, "gt_obj_verts", (3,), device)
     obj_faces_t = None if obj_faces is None else _as_tensor(obj_faces, "obj_faces", (3,), device, torch.long)
+    gt_corners = None if gt_obj_corners is None else _corners(gt_obj_corners, "gt_obj_corners", device)
 
     def flat(verts, color):
         return None if verts is None else torch.tensor(color, device=device).expand(verts.shape[0], 3)
 
     rows: List[Tuple[str, RowPanels]] = [(gt_name, render_row(
         image, K_t, gt_hand, hand_faces_t, flat(gt_hand, GT_HAND_COLOR), gt_obj, obj_faces_t,
-        flat(gt_obj, GT_OBJ_COLOR), lighting, contour_width))]
-    for name, pred_hand_verts, pred_obj_verts in predictions:
+        flat(gt_obj, GT_OBJ_COLOR), lighting, contour_width, gt_corners))]
+    for prediction in predictions:
+        name, pred_hand_verts, pred_obj_verts = prediction[:3]
+        pred_corners = prediction[3] if len(prediction) > 3 else None
+        pred_corners = None if pred_corners is None else _corners(pred_corners, f"{name!r} corners", device)
         pred_hand = _as_tensor(pred_hand_verts, f"{name!r} hand verts", (3,), device)
         if pred_hand.shape != gt_hand.shape:
             raise ValueError(f"comparison_figure: {name!r} hand verts {tuple(pred_hand.shape)} do not match the "
@@ -344,7 +370,7 @@ def comparison_figure(
                                  f"ground truth {tuple(gt_obj.shape)} (remove collate padding with obj_verts_mask)")
             obj_colors = torch.as_tensor(vertex_error_colors(pred_obj, gt_obj, max_error), device=device)
         rows.append((name, render_row(image, K_t, pred_hand, hand_faces_t, hand_colors, pred_obj, obj_faces_t,
-                                      obj_colors, lighting, contour_width)))
+                                      obj_colors, lighting, contour_width, pred_corners)))
 
     front_box = union_box([square_box(p.hand_mask | p.obj_mask) for _, p in rows], side)
     rotated_box = union_box([square_box(p.rotated_mask) for _, p in rows], side)

@@ -184,12 +184,14 @@ def write_comparison_figures(models: Sequence[Tuple[str, MeshRegNet]], net_datas
             for (name, _), results in zip(models, all_results):
                 # Collate pads object vertices at the end, so the first num_obj are this frame's real vertices.
                 obj = results["recov_objverts3d"][b, :num_obj].cpu() if has_obj else None
-                predictions.append((name, results["recov_handverts3d"][b].cpu(), obj))
+                corners = results["recov_objcorners3d"][b].cpu() if "recov_objcorners3d" in results else None
+                predictions.append((name, results["recov_handverts3d"][b].cpu(), obj, corners))
             path = out_dir / f"render{len(paths):06d}.png"
             comparison_figure(
                 shown[K.IMAGE_ORIG].numpy(), shown[K.CAM_INTR_ORIG], shown[K.HAND_VERTS3D],
                 shown[K.OBJ_VERTS3D] if has_obj else None, _hand_faces(models[0][1], shown.get(K.SIDE, "right")).cpu(),
-                shown[K.OBJ_FACES] if has_obj else None, predictions, path, max_error=max_val, device=device)
+                shown[K.OBJ_FACES] if has_obj else None, predictions, path, max_error=max_val, device=device,
+                gt_obj_corners=shown.get(K.OBJ_CORNERS3D))
             paths.append(path)
             bar.update(1)
     bar.close()

@@ -11,6 +11,7 @@ from scipy.spatial.transform import Rotation
 from handobjectconsist.datasets import sample_keys as K
 from handobjectconsist.datasets.errors import MissingDataError
 from handobjectconsist.datasets.ho3dv2 import HO3DV2
+from libyana.boxes import BOX_EDGES, box_corners
 
 # HO3D file order: 0 wrist, 1-3 index, 4-6 middle, 7-9 pinky, 10-12 ring, 13-15 thumb, 16-20 tips T, I, M, R, P.
 FILE_NAMES = (["W"] + [f"I{k}" for k in (1, 2, 3)] + [f"M{k}" for k in (1, 2, 3)] + [f"P{k}" for k in (1, 2, 3)]
@@ -74,3 +75,40 @@ def test_missing_sequence_and_model(tmp_path):
     (tmp_path / "modelsprocess/003_cracker_box/textured_simple_2000.obj").unlink()
     with pytest.raises(MissingDataError, match="prepare_ho3d_models"):
         HO3DV2(tmp_path, sequences=["MC1"]).get_annotation(0)
+
+
+def test_object_corners_posed_like_the_vertices_and_projected(tmp_path):
+    """An off-centre box model: OBJ_CAN_CORNERS must be centred like OBJ_CAN_VERTS, so the rigid motion that takes
+    the canonical vertices to OBJ_VERTS3D takes the canonical corners to OBJ_CORNERS3D; OBJ_CORNERS2D projects them."""
+    metas, box = _write_layout(tmp_path, seqs=("MC1",), n=2)
+    box.apply_translation([0.01, -0.02, 0.03])
+    box.export(tmp_path / "modelsprocess/003_cracker_box/textured_simple_2000.obj")
+    lo, hi = box.bounds
+    rest = box_corners(lo, hi)
+    for t in range(2):
+        metas[("MC1", t)]["objCorners3DRest"] = rest
+        with open(tmp_path / "train" / "MC1" / "meta" / f"{t:04d}.pkl", "wb") as handle:
+            pickle.dump(metas[("MC1", t)], handle)
+    ann = HO3DV2(tmp_path, sequences=["MC1"]).get_annotation(1)
+    can, verts = ann[K.OBJ_CAN_VERTS].astype(np.float64), ann[K.OBJ_VERTS3D].astype(np.float64)
+    np.testing.assert_allclose((can.min(0) + can.max(0)) / 2, 0, atol=1e-7)
+    # Rigid motion can -> verts, solved from the vertices alone (Kabsch).
+    cc, vc = can - can.mean(0), verts - verts.mean(0)
+    u, _, vt = np.linalg.svd(cc.T @ vc)
+    R = (u @ vt).T
+    t_ = verts.mean(0) - can.mean(0) @ R.T
+    np.testing.assert_allclose(can @ R.T + t_, verts, atol=1e-5)
+    np.testing.assert_allclose(ann[K.OBJ_CAN_CORNERS] @ R.T + t_, ann[K.OBJ_CORNERS3D], atol=1e-5)
+    # Independent GL->CV check of the posed corners, and their projection in the camera.
+    raw = metas[("MC1", 1)]
+    gl = rest @ Rotation.from_rotvec(raw["objRot"]).as_matrix().T + raw["objTrans"]
+    np.testing.assert_allclose(ann[K.OBJ_CORNERS3D], gl * [1, -1, -1], atol=1e-6)
+    uv = ann[K.OBJ_CORNERS3D].astype(np.float64) @ raw["camMat"].T
+    np.testing.assert_allclose(ann[K.OBJ_CORNERS2D], uv[:, :2] / uv[:, 2:], atol=1e-3)
+    # The canonical corners are the box of the canonical vertices (the rest corners are the model's box here); the
+    # OpenGL flip reorders them (y and z bounds swap) but BOX_EDGES still join corners along one axis only.
+    can_corners = ann[K.OBJ_CAN_CORNERS].astype(np.float64)
+    expected = box_corners(can.min(0), can.max(0))
+    assert sorted(map(tuple, np.round(can_corners, 6))) == sorted(map(tuple, np.round(expected, 6)))
+    for a, b in BOX_EDGES:
+        assert np.count_nonzero(np.abs(can_corners[a] - can_corners[b]) > 1e-6) == 1, (a, b)

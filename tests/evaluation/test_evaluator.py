@@ -122,3 +122,50 @@ def test_procrustes_error_ignores_similarity_but_not_articulation():
     summary = evaluator.summary()
     assert summary["joints3d_epe_mean_mm"] == pytest.approx(1.0, abs=1e-3)
     assert summary["joints3d_procrustes_epe_mean_mm"] > 0.5
+
+
+def _with_corners(batch, results):
+    """HO3D-style corners: GT (8, 3) and (8, 2); predictions 5 mm and (6, 8) original pixels = 10 px off, the 2D
+    prediction given in input pixels (through the batch's AFFINE: zoom 2, shift (10, -4))."""
+    torch.manual_seed(1)
+    corners3d = torch.rand(2, 8, 3) + torch.tensor([0, 0, 0.5])
+    corners2d = torch.rand(2, 8, 2) * 100
+    batch = {**batch, K.OBJ_CORNERS3D: corners3d, K.OBJ_CORNERS2D: corners2d}
+    results = {**results, "recov_objcorners3d": corners3d + torch.tensor([0.0, 0.003, -0.004]),
+               "obj_corners2d": (corners2d + torch.tensor([-6.0, 8.0])) * 2 + torch.tensor([10.0, -4.0])}
+    return batch, results
+
+
+def test_corner_errors_with_known_offsets_in_mm_and_reference_pixels():
+    batch, results = _with_corners(*_batch_and_results())
+    evaluator = HandObjectEvaluator()
+    evaluator.feed(batch, results)
+    summary = evaluator.summary()
+    assert summary["corners3d_mepe_mm"] == pytest.approx(5.0, abs=1e-4)
+    assert summary["corners2d_mepe_px"] == pytest.approx(10.0, abs=1e-4)
+    # Stored at 128 wide, reported at 640 wide (HO3D): 2D errors x5, 3D unchanged.
+    batch[K.REPORT_SCALE] = torch.full((2, 2), 5.0)
+    evaluator = HandObjectEvaluator()
+    evaluator.feed(batch, results)
+    assert evaluator.summary()["corners2d_mepe_px"] == pytest.approx(50.0, abs=1e-4)
+    assert evaluator.summary()["corners3d_mepe_mm"] == pytest.approx(5.0, abs=1e-4)
+    assert evaluator.records[0]["corners2d_mepe_px"] == pytest.approx(50.0, abs=1e-4)
+
+
+def test_corner_errors_average_per_sample_then_over_samples():
+    batch, results = _with_corners(*_batch_and_results())
+    results["recov_objcorners3d"] = results["recov_objcorners3d"].clone()
+    results["recov_objcorners3d"][1, :2] += torch.tensor([0.0, 0.0, 0.020])  # 2 of 8 corners 20 mm further off
+    evaluator = HandObjectEvaluator()
+    evaluator.feed(batch, results)
+    second = (6 * 5.0 + 2 * float(np.hypot(3.0, 16.0))) / 8  # those 2 corners are (0, 3, 16) mm off
+    assert evaluator.summary()["corners3d_mepe_mm"] == pytest.approx((5.0 + second) / 2, abs=1e-4)
+
+
+def test_batches_without_corners_report_no_corner_metrics():
+    evaluator = HandObjectEvaluator()
+    evaluator.feed(*_batch_and_results())
+    summary = evaluator.summary()
+    assert "objverts3d_mepe_trans_mm" in summary
+    assert not any(name.startswith("corners") for name in summary)
+    assert not any(name.startswith("corners") for name in evaluator.records[0])

@@ -23,6 +23,7 @@ from handobjectconsist.visualize.comparison import (
     union_box,
     vertex_error_colors,
 )
+from libyana.boxes import box_corners
 
 HEIGHT, WIDTH = 60, 90
 K_SMALL = torch.tensor([[110.0, 0.0, 44.0], [0.0, 110.0, 29.0], [0.0, 0.0, 1.0]])
@@ -182,3 +183,27 @@ def test_comparison_figure_writes_png(scene, tmp_path):
     with pytest.raises(ValueError, match="'bad'.*hand verts"):
         comparison_figure(predictions=[("bad", scene["hand"][:-1], scene["obj"])], out_path=tmp_path / "x.png",
                           **common)
+
+
+def test_box_corners_are_projected_and_drawn(scene, tmp_path):
+    lo, hi = scene["obj"].min(0).values, scene["obj"].max(0).values
+    corners = torch.tensor(box_corners(lo.numpy(), hi.numpy()), dtype=torch.float32)
+    panels = render_row(scene["image"], K_SMALL, scene["hand"], scene["hand_faces"],
+                        torch.ones_like(scene["hand"]), obj_corners=corners)
+    uv = corners.double().numpy() @ K_SMALL.double().numpy().T
+    np.testing.assert_allclose(panels.box2d, uv[:, :2] / uv[:, 2:], atol=1e-3)
+    assert render_row(scene["image"], K_SMALL, scene["hand"], scene["hand_faces"],
+                      torch.ones_like(scene["hand"])).box2d is None
+
+    common = dict(image=scene["image"], K=K_SMALL.numpy(), gt_hand_verts=scene["hand"].numpy(),
+                  gt_obj_verts=scene["obj"], hand_faces=scene["hand_faces"], obj_faces=scene["obj_faces"], dpi=40)
+    plain = comparison_figure(predictions=[("m", scene["hand"], scene["obj"])], out_path=tmp_path / "plain.png",
+                              **common)
+    boxed = comparison_figure(predictions=[("m", scene["hand"], scene["obj"], corners + 0.01)],
+                              out_path=tmp_path / "boxed.png", gt_obj_corners=corners, **common)
+    with Image.open(plain) as a, Image.open(boxed) as b:
+        assert a.size == b.size
+        assert np.abs(np.asarray(a, dtype=np.int64) - np.asarray(b, dtype=np.int64)).sum() > 0
+    with pytest.raises(ValueError, match=r"\(8, 3\)"):
+        comparison_figure(predictions=[("m", scene["hand"], scene["obj"])], out_path=tmp_path / "x.png",
+                          gt_obj_corners=corners[:7], **common)
