@@ -9,9 +9,11 @@
 The handler records the signal and raises Interrupted (a KeyboardInterrupt) right away, so blocking calls stop.
 Python swallows exceptions raised inside __del__ methods and weakref callbacks ("Exception ignored in ..."), which
 is where a Ctrl-C can land while DataLoader workers are shut down; the recorded signal is therefore raised again
-by the next check_interrupt(), so a run can never continue after a signal.
+by the next check_interrupt(), so a run can never continue after a signal. Forked workers inherit the handler;
+there it does what Python does without it (KeyboardInterrupt for SIGINT, the default action for SIGTERM).
 """
 
+import os
 import signal
 import threading
 from contextlib import contextmanager
@@ -27,9 +29,16 @@ _NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
 class _State:
     pending: Optional[int] = None  # the signal received and not yet raised to completion
     defer_depth = 0
+    owner: Optional[int] = None  # pid of the process that installed the handler
 
 
 def _handler(signum, frame) -> None:
+    if os.getpid() != _State.owner:  # a forked worker (DataLoader, Pool): behave as without this handler
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     _State.pending = signum
     if _State.defer_depth == 0:
         raise Interrupted(_NAMES.get(signum, str(signum)))
@@ -41,8 +50,8 @@ def handle_interrupts() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    _State.pending, _State.defer_depth, _State.owner = None, 0, os.getpid()
     previous = {sig: signal.signal(sig, _handler) for sig in _NAMES}
-    _State.pending, _State.defer_depth = None, 0
     try:
         yield
     finally:

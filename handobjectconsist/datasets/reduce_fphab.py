@@ -106,6 +106,8 @@ def run(argv=None) -> int:
         with Pool(args.workers) as pool:
             failures = list(tqdm(pool.imap_unordered(_try_reduce_frame, jobs, chunksize=16), total=len(jobs),
                                  unit="frame"))
+            pool.close()  # let the workers exit on their own rather than by the SIGTERM of Pool.terminate()
+            pool.join()
     failures = [message for message in failures if message is not None]
     for message in failures:
         print(f"error: {message}", file=sys.stderr)
