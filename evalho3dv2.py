@@ -1,4 +1,4 @@
-"""HO3D-v2 CodaLab submission from a trained checkpoint (upstream evalho3dv2.py; upstream-design.md 1.5 and 5.5).
+"""HO3D-v2 CodaLab submission from a trained checkpoint (as upstream's evalho3dv2.py; docs/differences-from-upstream.md, K7).
 
     python evalho3dv2.py --resume <checkpoint.pth> --val_split test --json_folder jsonres/res \
         --data_root data --mano_root assets/mano

@@ -12,7 +12,7 @@ from handobjectconsist.models import MeshRegNet
 from handobjectconsist.training.options import trainmeshreg_parser
 from handobjectconsist.training.checkpoints import save_training_checkpoint
 
-# HO3D (MANO + tips) order from the project order, as listed in upstream-design.md 5.5 (argsort of the reading order).
+# HO3D (MANO + tips) order from the project order, (argsort of the reading order; docs/differences-from-upstream.md, K7).
 HO3D_FROM_PROJECT = np.argsort([0, 13, 14, 15, 16, 1, 2, 3, 17, 4, 5, 6, 18, 10, 11, 12, 19, 7, 8, 9, 20])
 INPUT_WIDTH = 64
 

@@ -1,4 +1,4 @@
-"""Masked photometric criteria (upstream optim/pyramidloss.PyramidCriterion with level_nb=1, section 3.7).
+"""Masked photometric criteria (upstream's PyramidCriterion had a single level, i.e. no pyramid).
 
 Per sample: ``sum(mask * err) / sum(mask)`` over C x H x W with the (B, 1, H, W) mask repeated over the channels.
 An empty mask gives exactly 0 (upstream replaced a zero count by 1), and the gradient is finite there too because

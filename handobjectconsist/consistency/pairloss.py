@@ -1,4 +1,4 @@
-"""Photometric consistency loss for a (query, reference) frame pair (upstream imgflowarp.pair_consist, section 3.6).
+"""Photometric consistency loss for a (query, reference) frame pair (docs/differences-from-upstream.md, D4-D6).
 
 Forward term (always): the QUERY image is backward-warped onto the REFERENCE pixel grid with ``flow_ref`` (rendered
 on the reference mesh) and compared with the reference image. Valid reference pixels:
@@ -10,9 +10,9 @@ Backward term (``use_backward``, upstream --consist_use_backward): the same with
 image warped onto the query grid with ``flow_query``.
 
 Differences from upstream, on purpose:
-- Validity uses the explicit flow mask instead of upstream's ``flow_x != 0`` test (pitfall 17). That test also
+- Validity uses the explicit flow mask instead of upstream's ``flow_x != 0`` test (D4). That test also
   dropped genuinely static pixels with zero horizontal motion and relied on the flow having been multiplied by its
-  mask; the explicit mask says what is meant. Consequence: a frame paired with itself (pitfall 16) keeps its
+  mask; the explicit mask says what is meant. Consequence: a frame paired with itself (D7) keeps its
   covered pixels, but the warp is then an exact identity so the loss is still exactly 0, as upstream.
 - Each warp is guarded by the jitter mask of the image it samples (the query's mask for the forward term).
   Upstream guarded it with the other frame's mask, harmless only because both frames share one crop.

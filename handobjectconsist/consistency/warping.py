@@ -10,7 +10,7 @@ in floating point. Hence a zero flow samples every pixel exactly at its centre a
 bit, and an integer flow is an exact pixel shift (plain float32 normalisation moves samples by up to ~3e-5 px at
 W=480).
 
-Difference from upstream (upstream-design.md 3.6 and pitfall 10): upstream normalised the grid the same way
+Difference from upstream (docs/differences-from-upstream.md, D1): upstream normalised the grid the same way
 (``2x/(W-1) - 1``) but called ``grid_sample`` with PyTorch's default ``align_corners=False``. That samples the
 continuous pixel coordinate ``x * W / (W - 1) - 0.5`` instead of ``x``: a half-pixel shift at the left edge growing
 to a half-pixel shift the other way at the right edge, so even a zero flow blurs and shifts the image slightly.

@@ -8,7 +8,7 @@ With scale 1 and W_out = W this is a pure integer translation by -shift (the ups
 The intrinsics of the output are AFFINE @ K.
 
 Scale jitter is drawn as clip(1 + sj * N(0, 1), 1 - sj, 1 + sj): symmetric around 1, so its mean is exactly 1.
-(Upstream multiplied by clip(sj * (N + 1), ...), which is biased; upstream-design.md pitfall 25.)
+(Upstream multiplied by clip(sj * (N + 1), ...), which is biased; docs/differences-from-upstream.md, D10.)
 Rotation is not implemented (off upstream too; it breaks the camera-space losses).
 
 Photometric: Gaussian blur with sigma = U(0, 1) * blur_radius, then brightness, contrast, saturation and hue

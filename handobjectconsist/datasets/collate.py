@@ -1,7 +1,7 @@
 """Batching of sample dicts. Object meshes of different sizes are zero-padded with validity masks.
 
 Upstream tiled smaller object meshes by repetition, so duplicated vertices counted twice in losses and metrics
-(upstream-design.md section 10, pitfall 28). Here the per-vertex keys are padded with zeros up to the largest
+(docs/differences-from-upstream.md, D8). Here the per-vertex keys are padded with zeros up to the largest
 vertex count in the batch and OBJ_VERTS_MASK (B, N) marks the real ones; OBJ_FACES is padded with [0, 0, 0]
 faces (degenerate, covering no pixel) and OBJ_FACES_MASK (B, F) marks the real ones. Losses and metrics must
 weight per-vertex terms by the mask.

@@ -1,4 +1,4 @@
-"""HO3D-v2 reader for the release layout (upstream-design.md section 4.5).
+"""HO3D-v2 reader for the release layout (docs/differences-from-upstream.md, K4).
 
     <data_root>/train/<SEQ>/rgb/{idx:04d}.png      <data_root>/train/<SEQ>/meta/{idx:04d}.pkl
     <data_root>/evaluation/<SEQ>/rgb/...            <data_root>/evaluation/<SEQ>/meta/...

@@ -1,4 +1,4 @@
-"""Which annotated frames accompany a query frame in a consistency item (upstream-design.md section 3.1).
+"""Which annotated frames accompany a query frame in a consistency item (docs/differences-from-upstream.md, K5).
 
 An item is [query, neighbour_1, ..., neighbour_{sample_nb-1}]. Neighbour k gets a signed distance whose sign
 alone matters: > 0 -> the next annotated frame of the sequence, < 0 -> the previous one, 0 -> the closest one

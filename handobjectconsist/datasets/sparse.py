@@ -6,7 +6,7 @@ all other frames are "weak". Every frame knows the annotated frames before and a
 (`previous`, `next`) and the closest of the two (`closest`; a tie goes to the earlier one). Annotated frames map
 to themselves.
 
-Upstream's FPHAB rule has a quirk (upstream-design.md section 10, pitfall 27): when a sequence's last frame already
+Upstream's FPHAB rule has a quirk (docs/differences-from-upstream.md, D11): when a sequence's last frame already
 lies on the grid, the *penultimate* frame is annotated instead of nothing. It is off by default (it annotates a
 frame the rule does not ask for); `penultimate_quirk=True` reproduces it for comparisons with upstream. Upstream
 never applied it to the dataset's final sequence, and neither does this code; unlike upstream it never promotes a

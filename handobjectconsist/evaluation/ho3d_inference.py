@@ -1,4 +1,4 @@
-"""HO3D-v2 inference for a CodaLab submission (upstream evalho3dv2.py + evalpass, upstream-design.md 1.5 and 5.5).
+"""HO3D-v2 inference for a CodaLab submission (as upstream's evalho3dv2.py; docs/differences-from-upstream.md, K7).
 
     loader = ho3d_eval_loader(data_root, "test", mano_root, input_width=..., batch_size=4)
     writer = predict_submission(model, loader, device)

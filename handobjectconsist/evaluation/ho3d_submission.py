@@ -1,4 +1,4 @@
-"""HO3D-v2 CodaLab submission writer (upstream-design.md sections 1.5 and 5.5).
+"""HO3D-v2 CodaLab submission writer (docs/differences-from-upstream.md, K7).
 
 The submission is `pred.json` = [xyz_list, verts_list]: per evaluation frame, in dataset order, the 21 hand joints
 (HO3D/MANO order: 16 MANO joints then the 5 tips) and the hand mesh vertices, in metres, in HO3D's OpenGL camera

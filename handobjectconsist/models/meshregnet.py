@@ -1,6 +1,6 @@
 """MeshRegNet: single image -> MANO hand mesh + rigidly posed object mesh in the camera frame, with its losses.
 
-Upstream behaviour (design notes section 2) with these deliberate differences:
+Upstream behaviour (docs/differences-from-upstream.md, K2) with these deliberate differences:
 - the hand and object heads always run (upstream skipped a branch when its losses were off), so predictions are
   available for evaluation and figures; losses are still computed only where the ground truth is in the batch;
 - object losses and metrics average over real vertices only (OBJ_VERTS_MASK), not over collate padding;

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-# Rows [16 MANO J_regressor joints, 5 tips] -> project joint order (section 7.4 of the design notes).
+# Rows [16 MANO J_regressor joints, 5 tips] -> project joint order (docs/differences-from-upstream.md, K2).
 MANO_TO_PROJECT_ORDER = [0, 13, 14, 15, 16, 1, 2, 3, 17, 4, 5, 6, 18, 10, 11, 12, 19, 7, 8, 9, 20]
 
 

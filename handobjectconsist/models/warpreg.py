@@ -1,14 +1,14 @@
-"""WarpRegNet: MeshRegNet fine-tuned with photometric consistency over time (upstream-design.md section 3).
+"""WarpRegNet: MeshRegNet fine-tuned with photometric consistency over time (docs/differences-from-upstream.md, K6 and D7).
 
 A "consist" item pairs a query frame (usually unannotated) with annotated reference frame(s) of the same sequence.
 The query's PREDICTED hand + object mesh and the reference's mesh (GT with ``gt_refs``, else the network's detached
 prediction) define a dense optical flow (``consistency.mesh_pair_flow``, rendered on the reference geometry). The
 query image warped with that flow onto the reference pixel grid must reproduce the reference image wherever the
-flow is valid; the masked photometric error is the warp loss. Gradient path (section 3.8): loss -> bilinear
+flow is valid; the masked photometric error is the warp loss. Gradient path (K6): loss -> bilinear
 samples of the query image -> flow values -> the query's predicted camera-space vertices -> network. Nothing flows
 into the reference frames, the images, the masks or the rasterised visibility.
 
-Loss weights (section 3.3), with ``consist_step`` = number of consist batches seen so far:
+Loss weights (K6), with ``consist_step`` = number of consist batches seen so far:
     lambda_c = min(lambda_consist * consist_step / progressive_steps, lambda_consist);  lambda_d = lambda_data - lambda_c
     data batch:    lambda_d * MeshRegNet total loss
     consist batch: lambda_d * query prior terms (mano_reg_loss: shape + pose regularisers) + lambda_c * warp loss
@@ -19,7 +19,7 @@ Differences from upstream, on purpose:
 - A reference that is the query frame itself (DIST2QUERY == 0: an annotated query paired with itself) contributes
   exactly 0 (and no gradient). Upstream relied on a zero flow there, which only holds when the prediction equals the
   reference mesh; with gt_refs it would otherwise become a supervised photometric term on annotated frames. Such
-  pairs still count in the batch mean (the dilution of pitfall 16).
+  pairs still count in the batch mean (a dilution kept from upstream).
 - The network does not run on the reference frames with gt_refs (their predictions are unused), and runs under
   no_grad without it; so the priors of the reference frames are not added (upstream gave them a tiny gradient)
   and the gradient reaches only the query frame's predictions.

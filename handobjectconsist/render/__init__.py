@@ -10,7 +10,7 @@ Public API:
     textures: checker, stripes, smooth_noise, random_vertex_colors (per-vertex colours, UV-free)
 Optional backends (handobjectconsist.render.backends) wrap PyTorch3D when it is installed.
 
-Differences from upstream (neural_renderer, upstream-design.md 3.5 and pitfall 9), all deliberate:
+Differences from upstream (neural_renderer; docs/differences-from-upstream.md, D1-D2), all deliberate:
 - images are rendered at their own (H, W), not as a max(W, H) square cropped afterwards (same result for the
   cropped region, less work);
 - pixel (i, j) samples (u=j, v=i), not (j+0.5, i+0.5): the project's single pixel convention, shared with

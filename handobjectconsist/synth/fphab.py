@@ -1,4 +1,4 @@
-"""Synthetic dataset in the FPHAB on-disk layout (upstream-design.md section 4.3), plus exact MANO fits.
+"""Synthetic dataset in the FPHAB on-disk layout (docs/differences-from-upstream.md, K4), plus exact MANO fits.
 
     python -m handobjectconsist.synth fphab --out DIR [--preset tiny|demo|bench] [--subjects N] [--seqs N]
         [--frames N] [--seed S] [--full_res_frames N] [--workers N] [--mano_root DIR] [--preview PNG]

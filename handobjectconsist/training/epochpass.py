@@ -26,8 +26,8 @@ def move_to_device(batch: Dict, device: torch.device) -> Dict:
 
 
 def set_model_mode(model: torch.nn.Module, train: bool, train_batchnorm: bool) -> None:
-    """Upstream trains with the whole model in eval mode (BatchNorm uses its running statistics, design notes
-    pitfall 11); train_batchnorm=True switches to ordinary train mode. There is no dropout, so only BN differs."""
+    """Upstream trains with the whole model in eval mode (BatchNorm uses its running statistics,
+    docs/differences-from-upstream.md, K3); train_batchnorm=True switches to ordinary train mode. There is no dropout, so only BN differs."""
     model.train(train and train_batchnorm)
 
 

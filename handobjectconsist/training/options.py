@@ -1,6 +1,6 @@
 """Command-line flags shared by trainmeshreg.py (and a future trainmeshwarp.py), with upstream names/defaults.
 
-Upstream flags keep their names and defaults (design notes 1.1). Additions: --data_root, --mano_root, --device,
+Upstream flags keep their names and defaults (docs/differences-from-upstream.md, K1; unused ones: D14). Additions: --data_root, --mano_root, --device,
 --input_width, --pretrained, --encoder_arch, --mano_ncomps, --skeleton_regressor, --checkpoint_root, --exp_dir,
 --train_batchnorm, --toy_size.
 """

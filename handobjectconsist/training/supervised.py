@@ -1,4 +1,4 @@
-"""trainmeshreg: supervised training / evaluation of MeshRegNet (design notes 1.1), single process or torchrun.
+"""trainmeshreg: supervised training / evaluation of MeshRegNet (flags: docs/differences-from-upstream.md, K1), single process or torchrun.
 
 Experiment folder (rank 0 writes everything): opt.yaml, train.txt / val.txt, tensorboard/, curves.png,
 results.json, images/ (sample and PCK figures), evaluation/ (per-sample errors), checkpoint.pth and

@@ -1,4 +1,4 @@
-"""trainmeshwarp: fine-tuning MeshRegNet with photometric consistency (upstream-design.md 1.2, 3.2, 3.3).
+"""trainmeshwarp: fine-tuning MeshRegNet with photometric consistency (docs/differences-from-upstream.md, K6, D7).
 
 Loaders: "data" = annotated single frames (mode strong) of --train_datasets; "consist" = items [query, nearest
 annotated frame(s)] (mode full, sample_nb, spacing) of --consist_dataset. An epoch takes min(len(data),
@@ -55,7 +55,7 @@ LOGGER = logging.getLogger("trainmeshwarp")
 
 # ------------------------------------------------------------------------------------------------------ flags
 def trainmeshwarp_parser() -> argparse.ArgumentParser:
-    """trainmeshreg's shared flags with trainmeshwarp's defaults, plus the consistency flags (design notes 1.2)."""
+    """trainmeshreg's shared flags with trainmeshwarp's defaults, plus the consistency flags (K1)."""
     parser = Parser(description="Fine-tune MeshRegNet with photometric consistency")
     add_data_args(parser)
     add_model_args(parser)

@@ -32,7 +32,7 @@ from handobjectconsist.training.distributed import resolve_device
 from handobjectconsist.visualize.comparison import comparison_figure
 from libyana.seeding import set_all_seeds
 
-# Upstream visualize.py defaults (upstream-design.md sections 1.3 and 6), with the README recipe that makes each.
+# Upstream visualize.py defaults (docs/differences-from-upstream.md, K7), with the README recipe that makes each.
 STEP1_SPARSE = "python trainmeshreg.py --freeze_batchnorm --workers 8 --fraction 0.00625 --eval_freq 50"
 STEP2_SPARSE = ("python trainmeshwarp.py --freeze_batchnorm --consist_gt_refs --workers 8 --fraction 0.00625 "
                 "--resume <step-1 checkpoint.pth>")

@@ -1,4 +1,4 @@
-"""Pairing of query frames with annotated frames (upstream-design.md section 3.1)."""
+"""Pairing of query frames with annotated frames (docs/differences-from-upstream.md, K5)."""
 
 from handobjectconsist.datasets.pairing import item_indices, neighbour_signed_distances
 from handobjectconsist.datasets.sparse import build_sparse_map

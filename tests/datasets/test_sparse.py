@@ -24,6 +24,17 @@ def test_upstream_quirk_promotes_penultimate_except_in_final_sequence():
                                                                                             17, 21, 25]
 
 
+def test_quirk_neighbour_maps_follow_the_annotated_set():
+    # The quirk mode reproduces which frames are annotated; the neighbour maps are derived from that set, so frames
+    # before the promoted penultimate frame (7) pair with it (differences-from-upstream.md, D11).
+    plain = build_sparse_map([9, 9], 4)
+    quirk = build_sparse_map([9, 9], 4, penultimate_quirk=True)
+    assert (plain.previous[6], plain.next[6], plain.closest[6]) == (4, 8, 4)
+    assert (quirk.previous[6], quirk.next[6], quirk.closest[6]) == (4, 7, 7)
+    assert quirk.previous[7] == quirk.next[7] == quirk.closest[7] == 7 and quirk.dist2strong[7] == 0
+    assert quirk.dist2strong[6] == 1
+
+
 def test_previous_next_closest_with_tie_to_previous():
     smap = build_sparse_map([10, 7, 9], 4)
     # Sequence 1: strong 0,4,8,9. Frame 2 is equidistant from 0 and 4 -> previous (0); frame 3 -> 4.

@@ -2,7 +2,7 @@
 
 from handobjectconsist.mano import joints
 
-# From the design reference (section 7.3/7.4).
+# Upstream's MANO + tips -> project reorder and finger chains (docs/differences-from-upstream.md, K2).
 UPSTREAM_REORDER = [0, 13, 14, 15, 16, 1, 2, 3, 17, 4, 5, 6, 18, 10, 11, 12, 19, 7, 8, 9, 20]
 UPSTREAM_CHAINS = [(0, 1, 2, 3, 4), (0, 5, 6, 7, 8), (0, 9, 10, 11, 12), (0, 13, 14, 15, 16), (0, 17, 18, 19, 20)]
 

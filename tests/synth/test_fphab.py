@@ -14,7 +14,7 @@ from handobjectconsist.datasets import fphab_camera as cam
 from handobjectconsist.synth import fphab
 from handobjectconsist.synth.pipeline import hand_mesh, hand_model
 
-# Reader's reorder (upstream-design.md 4.3), written here independently of the generator.
+# Reader's reorder (docs/differences-from-upstream.md, K4), written here independently of the generator.
 FILE_TO_PROJECT = [0, 1, 6, 7, 8, 2, 9, 10, 11, 3, 12, 13, 14, 4, 15, 16, 17, 5, 18, 19, 20]
 
 

@@ -11,7 +11,7 @@ import trimesh
 from handobjectconsist.synth import mano_hand
 from handobjectconsist.synth.hand_lbs import pose_model
 
-# Official MANO file layout (upstream-design.md 7.2 and the official pickles): key -> (shape, dtype kind).
+# Official MANO file layout (the official pickles; docs/differences-from-upstream.md, K4): key -> (shape, dtype kind).
 OFFICIAL_SPEC = {
     "v_template": ((778, 3), "f"),
     "shapedirs": ((778, 3, 10), "f"),

@@ -2,7 +2,7 @@ import pytest
 
 from handobjectconsist.training.options import experiment_name, trainmeshreg_parser
 
-# Defaults from the upstream flag table (design notes 1.1).
+# Upstream's flag defaults (docs/differences-from-upstream.md, K1).
 UPSTREAM_DEFAULTS = {
     "com": "debug/", "train_datasets": ["fhbhands"], "val_dataset": "fhbhands", "train_splits": ["train"],
     "val_split": "test", "split_mode": "objects", "mini_factor": 1, "fraction": 1, "use_cache": False,
@@ -33,7 +33,7 @@ def test_readme_command_lines_parse(argv):
 
 
 def test_folder_name_matches_upstream_example():
-    # Upstream example (design notes 1.1) without its date level.
+    # Upstream's folder name for this command line, without its date level (K1).
     args = trainmeshreg_parser().parse_args("--freeze_batchnorm --fraction 0.00625".split())
     assert experiment_name(args) == (
         "fhbhands_train_mini1.0/debug/_frac6.3e-03lr5e-05_mom0.9_bs8__lmbeta5.0e-07_lmpr5.0e-06"
