@@ -18,8 +18,8 @@ from pathlib import Path
 from handobjectconsist.entry import Parser, non_negative_int, positive_int, run_main
 from handobjectconsist.errors import UsageError
 from handobjectconsist.evaluation.ho3d_inference import PAPER_SPLITS, ho3d_eval_loader, predict_submission
-from handobjectconsist.training.checkpoints import load_trained_model
-from handobjectconsist.training.distributed import resolve_device
+from handobjectconsist.devices import resolve_device
+from handobjectconsist.models.trained import load_trained_model
 from libyana.seeding import set_all_seeds
 
 

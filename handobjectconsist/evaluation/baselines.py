@@ -1,12 +1,8 @@
 """Mean-pose baseline: always predict the mean training hand joints and, per object model, the mean training
-object vertices (camera frame). A trained model must beat it by far; used for the learning check.
-
-    python -m handobjectconsist.evaluation.baselines --data_root DIR --mano_root DIR [--input_width W]
-           [--train_datasets fhbhands] [--val_dataset fhbhands] [--val_split test]
+object vertices (camera frame). A trained model must beat it by far; used for the learning check. Command line:
+python -m handobjectconsist.training.mean_pose_baseline (it builds the datasets from trainmeshreg's flags).
 """
 
-import json
-import sys
 from typing import Dict, Iterable, Optional
 
 import torch
@@ -66,22 +62,3 @@ def evaluate_baseline(train_loader, val_loader, center_idx: int = 9) -> Dict[str
     for batch in val_loader:
         evaluator.feed(batch, baseline.predict(batch))
     return evaluator.summary()
-
-
-def main(argv: Optional[list] = None) -> int:
-    from handobjectconsist.training.data import build_dataset
-    from handobjectconsist.training.options import trainmeshreg_parser
-    from torch.utils.data import DataLoader
-
-    from handobjectconsist.datasets.collate import collate_samples
-
-    args = trainmeshreg_parser().parse_args(argv)
-    train = build_dataset(args, args.train_datasets[0], args.train_splits[0], "strong", False, args.fraction)
-    val = build_dataset(args, args.val_dataset, args.val_split, "full", False, 1.0)
-    make = lambda ds: DataLoader(ds, batch_size=16, num_workers=args.workers, collate_fn=collate_samples)  # noqa
-    print(json.dumps(evaluate_baseline(make(train), make(val), args.center_idx), indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,9 +12,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from handobjectconsist.devices import resolve_device
 from handobjectconsist.entry import Parser, positive_float, positive_int, run_main
 from handobjectconsist.interrupts import check_interrupt
 from handobjectconsist.models import encoder as encoder_module
+from handobjectconsist.models.trained import load_trained_model
 from handobjectconsist.predict.errors import PredictError
 from handobjectconsist.predict.export import MESH_FORMATS, joints_record, write_frame_outputs
 from handobjectconsist.predict.frames import FrameSource, open_frames
@@ -23,8 +25,6 @@ from handobjectconsist.predict.objects import load_object
 from handobjectconsist.predict.overlay import render_overlays
 from handobjectconsist.predict.staging import check_output_folder, staged_folder
 from handobjectconsist.predict.videoio import ANIMATION_FORMATS, AnimationWriter
-from handobjectconsist.training.checkpoints import load_trained_model
-from handobjectconsist.training.distributed import resolve_device
 
 DEFAULT_IMAGE_FPS = 10.0
 

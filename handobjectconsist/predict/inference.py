@@ -15,10 +15,10 @@ import torch
 from handobjectconsist.datasets import sample_keys as K
 from handobjectconsist.datasets.fphab_camera import scale_intrinsics
 from handobjectconsist.datasets.frames import resized_size
+from handobjectconsist.models.trained import LoadedModel
 from handobjectconsist.predict.errors import PredictError
 from handobjectconsist.predict.frames import resize_to_width
 from handobjectconsist.predict.objects import ObjectModel
-from handobjectconsist.training.checkpoints import LoadedModel
 from libyana.camutils import project_points
 
 # Width of the frames a checkpoint trained without --input_width saw: FPHAB's Video_files_480 (the reader's

@@ -17,9 +17,9 @@ import numpy as np
 
 from handobjectconsist.datasets import fphab, ho3dv2
 from handobjectconsist.datasets.errors import AnnotationFormatError, MissingDataError
+from handobjectconsist.datasets.locate import dataset_folder
 from handobjectconsist.datasets.meshes import load_mesh
 from handobjectconsist.predict.errors import PredictError
-from handobjectconsist.training.data import dataset_folder
 
 MESH_SUFFIXES = (".obj", ".ply", ".stl", ".off", ".glb", ".gltf")
 

@@ -4,7 +4,7 @@
     python -m handobjectconsist.synth fphab --out DIR [...]           synthetic FPHAB-layout dataset
     python -m handobjectconsist.synth ho3d  --out DIR [...]           synthetic HO3D-v2-layout dataset
 
-Each subcommand lives in its own module exposing `main(argv) -> int`.
+Each subcommand is a function `(argv) -> int`, named below by module and attribute.
 """
 
 import importlib
@@ -12,16 +12,18 @@ import sys
 
 from handobjectconsist.entry import run_main
 
+# name -> (module, function, help); modules are imported only for the subcommand that runs.
 SUBCOMMANDS = {
-    "mano": ("handobjectconsist.synth.mano_hand", "synthetic MANO-format hand (MANO_RIGHT.pkl, MANO_LEFT.pkl)"),
-    "fphab": ("handobjectconsist.synth.fphab", "synthetic dataset in the FPHAB on-disk layout"),
-    "ho3d": ("handobjectconsist.synth.ho3d", "synthetic dataset in the HO3D-v2 on-disk layout"),
+    "mano": ("handobjectconsist.synth.mano_hand", "main",
+             "synthetic MANO-format hand (MANO_RIGHT.pkl, MANO_LEFT.pkl)"),
+    "fphab": ("handobjectconsist.synth.cli", "fphab_main", "synthetic dataset in the FPHAB on-disk layout"),
+    "ho3d": ("handobjectconsist.synth.cli", "ho3d_main", "synthetic dataset in the HO3D-v2 on-disk layout"),
 }
 
 
 def usage() -> str:
     lines = ["usage: python -m handobjectconsist.synth {" + ",".join(SUBCOMMANDS) + "} [options]", ""]
-    lines += [f"  {name:6s} {help_text}" for name, (_, help_text) in SUBCOMMANDS.items()]
+    lines += [f"  {name:6s} {help_text}" for name, (_, _, help_text) in SUBCOMMANDS.items()]
     lines += ["", "Run a subcommand with --help for its options."]
     return "\n".join(lines)
 
@@ -36,8 +38,8 @@ def main(argv=None) -> int:
         print(f"error: unknown subcommand {name!r}; expected one of {sorted(SUBCOMMANDS)} (see --help)",
               file=sys.stderr)
         return 2
-    module = importlib.import_module(SUBCOMMANDS[name][0])
-    return run_main(module.main, rest)
+    module_name, function, _ = SUBCOMMANDS[name]
+    return run_main(getattr(importlib.import_module(module_name), function), rest)
 
 
 if __name__ == "__main__":

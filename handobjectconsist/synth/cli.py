@@ -1,4 +1,7 @@
-"""Command line shared by `python -m handobjectconsist.synth fphab|ho3d`: write, verify, preview."""
+"""The `python -m handobjectconsist.synth fphab|ho3d` commands (fphab_main, ho3d_main): write, verify, preview.
+
+The generators (synth.fphab, synth.ho3d) and the checker (synth.verify) know nothing of this command line.
+"""
 
 import argparse
 import json
@@ -8,7 +11,9 @@ import numpy as np
 from PIL import Image
 
 from handobjectconsist.entry import Parser, non_negative_int, positive_int
-from handobjectconsist.synth import pipeline
+from handobjectconsist.synth import pipeline, verify
+from handobjectconsist.synth.fphab import write_fphab
+from handobjectconsist.synth.ho3d import write_ho3d
 
 
 def contact_sheet(root, dataset: str, out_png, sequences: int = 6, frames: int = 4, width: int = 320) -> Path:
@@ -60,6 +65,16 @@ def _parser(dataset: str) -> argparse.ArgumentParser:
     return p
 
 
+def fphab_main(argv=None) -> int:
+    """`python -m handobjectconsist.synth fphab ...`; returns the exit status."""
+    return main("fphab", argv)
+
+
+def ho3d_main(argv=None) -> int:
+    """`python -m handobjectconsist.synth ho3d ...`; returns the exit status."""
+    return main("ho3d", argv)
+
+
 def main(dataset: str, argv=None) -> int:
     args = _parser(dataset).parse_args(argv)
     if not args.out and not args.verify:
@@ -74,19 +89,14 @@ def _write_verify_preview(dataset: str, args, mano_root: str) -> None:
     if args.out:
         timer = pipeline.Timer()
         overrides = {"frames": args.frames, "supersample": args.supersample}
+        write = write_fphab if dataset == "fphab" else write_ho3d
         if dataset == "fphab":
-            from handobjectconsist.synth.fphab import write_fphab as write
-
             overrides.update(subjects=args.subjects, seqs=args.seqs, full_res_frames=args.full_res_frames)
-        else:
-            from handobjectconsist.synth.ho3d import write_ho3d as write
         root = write(args.out, mano_root, preset=args.preset, seed=args.seed, workers=args.workers, **overrides)
         stats = json.loads((root / "hoc_synth.json").read_text())["stats"]
         stats.update({"seconds": round(timer(), 1), "size_mb": round(pipeline.dir_size_mb(root), 2)})
         print(json.dumps({"written": str(root), **stats}, indent=1))
     if args.verify:
-        from handobjectconsist.synth import verify
-
         check = verify.verify_fphab if dataset == "fphab" else verify.verify_ho3d
         print(json.dumps({"verified": args.verify, **check(args.verify, mano_root, args.verify_frames)}, indent=1))
     if args.preview:

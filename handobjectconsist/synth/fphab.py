@@ -18,7 +18,6 @@ The camera constants are those of handobjectconsist.datasets.fphab_camera (FPHAB
 """
 
 import pickle
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -246,13 +245,3 @@ def write_fphab(out_dir, mano_root, preset: str = "tiny", seed: int = 0, workers
     _write_static_files(out, config, seqs)
     pipeline.write_sequences(_write_sequence, out, seqs, config, seed, mano_root, workers, "fphab", preset)
     return out
-
-
-def main(argv=None) -> int:
-    from handobjectconsist.synth import cli
-
-    return cli.main("fphab", argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

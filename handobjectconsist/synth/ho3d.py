@@ -21,7 +21,6 @@ verts = ManoLayer(flat_hand_mean=True, use_pca=False)(handPose, handBeta) + hand
 import json
 import pickle
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -232,13 +231,3 @@ def write_ho3d(out_dir, mano_root, preset: str = "tiny", seed: int = 0, workers:
     references = [r["reference"] for r in results if "reference" in r]  # evaluation sequences, evaluation.txt order
     write_reference(out, [f for joints, _ in references for f in joints], [f for _, verts in references for f in verts])
     return out
-
-
-def main(argv=None) -> int:
-    from handobjectconsist.synth import cli
-
-    return cli.main("ho3d", argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Checkpoints: atomic writes, random-state capture/restore, and loading with clear errors.
+"""Training checkpoints: atomic writes and random-state capture/restore (reading them: models.trained).
 
 Content of checkpoint.pth: {"format", "epoch" (number of finished epochs), "opts" (the run's flag dict),
 "state_dict" (MeshRegNet), "optimizer", "scheduler" (state dicts or None), "rng" (torch, cuda, numpy, python,
@@ -6,26 +6,24 @@ loader generator), "history" (per-epoch metrics, so curves and results.json cont
 """
 
 import random
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional, Union
 
 import numpy as np
 import torch
 
-from handobjectconsist.errors import OutputWriteError, UserError, describe_os_error
+from handobjectconsist.errors import OutputWriteError, describe_os_error
 from handobjectconsist.interrupts import deferred_interrupts
+from handobjectconsist.models.trained import (CHECKPOINT_FORMAT, CheckpointError, load_checkpoint, load_model_state,
+                                              load_trained_model)
 from libyana.fileio import atomic_copy, atomic_open
 
+# Reading checkpoints lives in models.trained; its names stay importable here for the training code and for
+# experiments/ (photometric_at_prediction.py, overfit_consistency.py) and demo.py, which import load_trained_model
+# from this module.
 __all__ = ["CHECKPOINT_FORMAT", "CheckpointError", "atomic_copy", "atomic_torch_save", "capture_rng_states",
-           "load_checkpoint", "load_model_state", "restore_rng_states", "save_training_checkpoint"]
-
-CHECKPOINT_FORMAT = "handobjectconsist/meshregnet-checkpoint-v1"
-
-
-class CheckpointError(UserError, RuntimeError):
-    """A checkpoint that cannot be used (missing, not ours, or not matching the model)."""
-
+           "load_checkpoint", "load_model_state", "load_trained_model", "restore_rng_states",
+           "save_training_checkpoint"]
 
 def atomic_torch_save(obj, path: Union[str, Path]) -> None:
     """torch.save to a temporary file in the same folder, then os.replace: readers never see a partial file."""
@@ -103,82 +101,3 @@ def restore_rng_states(states: Dict, loader_generator: Optional[torch.Generator]
         cuda_states = states["cuda"]
         if len(cuda_states) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(cuda_states)
-
-
-def load_checkpoint(path: Union[str, Path]) -> Dict:
-    """Read a checkpoint written by this project; raises CheckpointError naming the path otherwise."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "checkpoint.pth"
-    if not path.is_file():
-        raise CheckpointError(f"--resume {path}: no such checkpoint file (expected <experiment>/checkpoint.pth)")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # truncated or foreign file
-        raise CheckpointError(f"--resume {path}: cannot be read as a torch checkpoint ({err})") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        found = checkpoint.get("format") if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise CheckpointError(
-            f"--resume {path}: not a handobjectconsist MeshRegNet checkpoint (format {found!r}, expected "
-            f"{CHECKPOINT_FORMAT!r}); resume from a checkpoint.pth written by trainmeshreg.py"
-        )
-    for key in ("epoch", "opts", "state_dict"):
-        if key not in checkpoint:
-            raise CheckpointError(f"--resume {path}: checkpoint lacks the {key!r} entry")
-    checkpoint["path"] = str(path)
-    return checkpoint
-
-
-def load_model_state(model: torch.nn.Module, checkpoint: Dict) -> None:
-    """Strictly load checkpoint["state_dict"] into model; mismatches raise CheckpointError with details."""
-    state = {key.removeprefix("module."): value for key, value in checkpoint["state_dict"].items()}
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise CheckpointError(
-            f"--resume {checkpoint.get('path')}: weights do not fit the model rebuilt from the checkpoint's "
-            f"options ({str(err).splitlines()[0]} ...). The checkpoint was written by an incompatible version "
-            f"or with different model files (e.g. another --mano_root)."
-        ) from None
-
-
-@dataclass
-class LoadedModel:
-    """A MeshRegNet rebuilt from its checkpoint's own options, in eval mode on its device."""
-
-    model: "torch.nn.Module"  # MeshRegNet
-    opts: Dict
-    epoch: int
-    path: Path
-
-    @property
-    def input_width(self) -> Optional[int]:
-        """The frame width the model was trained at (None: native width)."""
-        width = self.opts.get("input_width")
-        return None if width is None else int(width)
-
-
-def load_trained_model(path: Union[str, Path], mano_root: Optional[Union[str, Path]] = None,
-                       device: Union[str, torch.device] = "cpu") -> LoadedModel:
-    """Rebuild the MeshRegNet of a trainmeshreg/trainmeshwarp checkpoint from its own options and load its weights.
-
-    Args:
-        path: checkpoint .pth, or an experiment folder holding checkpoint.pth.
-        mano_root: folder with the MANO pickles to use instead of the one saved in the checkpoint (a path, so it is
-            a run-time setting, as in training's --resume).
-        device: where the model goes.
-    Returns:
-        LoadedModel with the model in eval mode (BatchNorm uses its running statistics).
-    Raises:
-        CheckpointError (from training.checkpoints) for a missing, foreign or mismatching checkpoint.
-    """
-    checkpoint = load_checkpoint(path)
-    opts = dict(checkpoint["opts"])
-    if mano_root is not None:
-        opts["mano_root"] = str(mano_root)
-    from handobjectconsist.models import MeshRegNet
-
-    model = MeshRegNet.from_options(opts, pretrained=None)
-    load_model_state(model, checkpoint)
-    model.to(device).eval()
-    return LoadedModel(model=model, opts=opts, epoch=int(checkpoint["epoch"]), path=Path(checkpoint["path"]))

@@ -9,29 +9,12 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 from handobjectconsist.datasets.collate import collate_pairs, collate_samples
+from handobjectconsist.datasets.locate import dataset_folder
 from handobjectconsist.errors import UsageError
 from handobjectconsist.training.distributed import DistContext
 from handobjectconsist.training.toy_data import ToyHandObjectDataset, ToyPairs
 
 TOY_IMAGE_SIZE = (64, 36)
-
-
-DATASET_FOLDERS = {"fhbhands": "fhbhands", "ho3dv2": "ho3dv2"}
-# A file or folder that identifies a dataset root, for --data_root pointing at the dataset itself.
-DATASET_MARKERS = {"fhbhands": "Hand_pose_annotation_v1", "ho3dv2": "train"}
-
-
-def dataset_folder(data_root, name: str) -> Path:
-    """data_root/<name> (upstream layout data/fhbhands, data/ho3dv2), or data_root itself when it already is
-    that dataset's folder (e.g. a synthetic set written with `python -m handobjectconsist.synth fphab --out DIR`)."""
-    if name not in DATASET_FOLDERS:
-        raise NotImplementedError(f"dataset {name!r} is not available in this re-implementation; "
-                                  f"use one of {sorted(DATASET_FOLDERS)} or 'toy'")
-    root = Path(data_root)
-    nested = root / DATASET_FOLDERS[name]
-    if not nested.is_dir() and (root / DATASET_MARKERS[name]).exists():
-        return root
-    return nested
 
 
 def dataset_root(args, name: str) -> Path:

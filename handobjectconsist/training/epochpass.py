@@ -8,6 +8,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from handobjectconsist.datasets import sample_keys as K
+from handobjectconsist.devices import move_to_device
 from handobjectconsist.errors import UserError
 from handobjectconsist.evaluation import HandObjectEvaluator
 from handobjectconsist.interrupts import check_interrupt
@@ -18,11 +19,6 @@ from libyana.meters import AverageMeters
 
 class NonFiniteLossError(UserError, RuntimeError):
     """The training loss became NaN or infinite; the run stops without writing a checkpoint for this epoch."""
-
-
-def move_to_device(batch: Dict, device: torch.device) -> Dict:
-    """Tensors of a batch dict to `device`; other values (lists of strings) unchanged."""
-    return {k: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
 
 
 def set_model_mode(model: torch.nn.Module, train: bool, train_batchnorm: bool) -> None:

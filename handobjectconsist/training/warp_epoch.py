@@ -30,6 +30,7 @@ import torch
 from tqdm import tqdm
 
 from handobjectconsist.datasets import sample_keys as K
+from handobjectconsist.devices import move_to_device
 from handobjectconsist.entry import Parser, positive_int
 from handobjectconsist.errors import UsageError
 from handobjectconsist.evaluation import HandObjectEvaluator
@@ -38,7 +39,7 @@ from handobjectconsist.models.warpreg import WarpRegNet
 from handobjectconsist.training.checkpoints import CheckpointError, load_checkpoint, restore_rng_states
 from handobjectconsist.training.data import build_pair_loader, build_train_loader, build_val_loader
 from handobjectconsist.training.distributed import DistContext, all_finite
-from handobjectconsist.training.epochpass import NonFiniteLossError, move_to_device, reduce_averages, set_model_mode
+from handobjectconsist.training.epochpass import NonFiniteLossError, reduce_averages, set_model_mode
 from handobjectconsist.training.monitor import Monitor
 from handobjectconsist.training.options import (DATASET_CHOICES, add_data_args, add_model_args, add_optim_args,
                                                 add_run_args)

@@ -23,12 +23,12 @@ from tqdm import tqdm
 
 from handobjectconsist.datasets import sample_keys as K
 from handobjectconsist.datasets.collate import collate_samples
+from handobjectconsist.datasets.locate import dataset_folder
+from handobjectconsist.devices import move_to_device, resolve_device
 from handobjectconsist.entry import Parser, non_negative_int, positive_float, positive_int, run_main
 from handobjectconsist.errors import UsageError, UserError
 from handobjectconsist.models import MeshRegNet
-from handobjectconsist.training.checkpoints import load_trained_model
-from handobjectconsist.training.data import dataset_folder
-from handobjectconsist.training.distributed import resolve_device
+from handobjectconsist.models.trained import load_trained_model
 from handobjectconsist.visualize.comparison import comparison_figure
 from libyana.seeding import set_all_seeds
 
@@ -135,8 +135,6 @@ def _hand_faces(model: MeshRegNet, side: str) -> torch.Tensor:
 @torch.no_grad()
 def predict_batch(models: Sequence[MeshRegNet], batch: Dict, device) -> List[Dict]:
     """Results dict of each model on a collated batch (moved to `device`)."""
-    from handobjectconsist.training.epochpass import move_to_device
-
     batch = move_to_device(batch, torch.device(device))
     return [model(batch)[1] for model in models]
 

@@ -1,0 +1,26 @@
+"""Device choice and moving batches to a device (used by training, evaluation, prediction and figures)."""
+
+from typing import Dict
+
+import torch
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """'auto' -> cuda if available else cpu; 'cuda' fails clearly when no GPU is visible.
+
+    Args:
+        name: "auto", "cpu" or "cuda" (the --device flag).
+        local_rank: this process's rank on its machine (torchrun); picks the GPU among the visible ones.
+    """
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("--device cuda: no CUDA device is visible; use --device cpu or auto")
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
+    return torch.device("cpu")
+
+
+def move_to_device(batch: Dict, device: torch.device) -> Dict:
+    """Tensors of a batch dict to `device`; other values (lists of strings) unchanged."""
+    return {k: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
