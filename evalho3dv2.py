@@ -7,20 +7,47 @@ Runs the model (rebuilt from its checkpoint's own options, BatchNorm in eval mod
 HO3D-v2 split (split_mode "paper": "test" is the official evaluation set of evaluation.txt), without augmentation, in
 list order, and writes {json_folder}/{val_split}.json, then pred.json and pred.zip (pred.json at the archive root) in
 --out_dir (default: the working directory, as upstream): [xyz_list, verts_list], HO3D joint order, OpenGL camera
-frame, metres, 5 decimals. Flags upstream kept but never used are accepted and ignored.
+frame, metres, 5 decimals. Flags of the original that do nothing here are accepted (its command lines run) and each
+one given prints one line saying why it has no effect (UNUSED_FLAGS).
 """
 
 import argparse
+import logging
 import shutil
 import sys
 from pathlib import Path
 
-from handobjectconsist.entry import Parser, non_negative_int, positive_int, run_main
+from handobjectconsist.entry import Parser, non_negative_int, positive_int, run_main, warn_unused_flags
 from handobjectconsist.errors import UsageError
 from handobjectconsist.evaluation.ho3d_inference import PAPER_SPLITS, ho3d_eval_loader, predict_submission
 from handobjectconsist.devices import resolve_device
 from handobjectconsist.models.trained import load_trained_model
 from libyana.seeding import set_all_seeds
+
+
+LOGGER = logging.getLogger("evalho3dv2")
+_TRAINING_ONLY = "a training flag; this command only predicts"
+_FROM_CHECKPOINT = "the model is rebuilt from its checkpoint's own options"
+# Flags of the original's evalho3dv2.py that have no effect here: dest -> (type or "flag", why).
+UNUSED_FLAGS = {
+    "max_verts": (int, "the original never read it"),
+    "version": (int, "the HO3D-v2 'paper' split has no version variants"),
+    "render_freq": (int, "the original never read it; no renders are written"),
+    "display_freq": (int, _TRAINING_ONLY),
+    "epochs": (int, _TRAINING_ONLY),
+    "snapshot": (int, _TRAINING_ONLY),
+    "criterion2d": (str, _TRAINING_ONLY),
+    "mask_threshold": (float, "the original never read it"),
+    "pyapt_id": (str, "it named the original's cluster-bookkeeping marker file, which is not written"),
+    "obj_trans_factor": (float, _FROM_CHECKPOINT),
+    "obj_scale_factor": (float, _FROM_CHECKPOINT),
+    "use_cache": ("flag", "this project keeps no annotation cache"),
+    "synth": ("flag", "the original never read it"),
+    "dump_results": ("flag", "the submission is always written"),
+    "render_results": ("flag", "no renders are written"),
+    "freeze_batchnorm": ("flag", "the model always predicts with BatchNorm in eval mode"),
+    "mode": (None, "every frame of the split is predicted (the paper split annotates all frames)"),
+}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -32,7 +59,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mini_factor", type=float, default=1, help="must be 1 (a submission needs every frame)")
     p.add_argument("--fraction", type=float, default=1, help="must be 1 (split_mode 'paper')")
     p.add_argument("--mode", default="strong", choices=["strong", "weak", "full"],
-                   help="unused: every frame is predicted (the paper split annotates all frames)")
+                   help="no effect: every frame is predicted (the paper split annotates all frames)")
     p.add_argument("--center_idx", type=int, default=9)
     p.add_argument("--true_root", action="store_true", help="replace the predicted wrist by the dataset's wrist")
     p.add_argument("--resume", required=True, help="checkpoint .pth written by trainmeshreg.py / trainmeshwarp.py")
@@ -46,19 +73,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--input_width", type=positive_int, default=None,
                    help="frame width fed to the network (default: the checkpoint's training --input_width)")
-    # Accepted for command-line compatibility; upstream never used them.
-    for flag, kind in (("--max_verts", int), ("--version", int), ("--render_freq", int), ("--display_freq", int),
-                       ("--epochs", int), ("--snapshot", int), ("--criterion2d", str), ("--mask_threshold", float),
-                       ("--pyapt_id", str), ("--obj_trans_factor", float), ("--obj_scale_factor", float)):
-        p.add_argument(flag, type=kind, default=None, help=argparse.SUPPRESS)
-    for flag in ("--use_cache", "--synth", "--dump_results", "--render_results", "--freeze_batchnorm"):
-        p.add_argument(flag, action="store_true", help=argparse.SUPPRESS)
+    for dest, (kind, _) in UNUSED_FLAGS.items():
+        if kind == "flag":
+            p.add_argument(f"--{dest}", action="store_true", help=argparse.SUPPRESS)
+        elif kind is not None:
+            p.add_argument(f"--{dest}", type=kind, default=None, help=argparse.SUPPRESS)
     return p
 
 
 def run(argv=None):
     """Parse flags, predict, write; returns the SubmissionPaths of pred.json / pred.zip."""
-    args = parser().parse_args(argv)
+    flags = parser()
+    args = flags.parse_args(argv)
+    warn_unused_flags(args, flags, {dest: why for dest, (_, why) in UNUSED_FLAGS.items()}, LOGGER)
     if args.mini_factor != 1 or args.fraction != 1:
         raise UsageError("--mini_factor and --fraction must be 1: a submission predicts every frame of the split")
     set_all_seeds(args.manual_seed)

@@ -12,19 +12,22 @@ visualize.py, reduce_fphab.py, the synth and fit tools, the demo).
 - Any other exception is a programming error and keeps its traceback.
 
 Flags are checked while parsing: Parser prints "error: argument --flag: ..." (one line, plus "see --help") and
-exits with status 2; fraction_flag / positive_int / non_negative_int are the checks the trainers use.
+exits with status 2; fraction_flag / positive_int / non_negative_int are the checks the trainers use. Flags kept
+only so that the original's command lines run say so: warn_unused_flags logs one line "--flag has no effect: why"
+for each of them given a value other than its default.
 """
 
 import argparse
+import logging
 import signal
 import sys
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from handobjectconsist.errors import Interrupted, UserError, describe_os_error, worker_user_error
 from handobjectconsist.interrupts import handle_interrupts
 
 __all__ = ["Parser", "fraction_flag", "non_negative_int", "positive_float", "positive_int", "run_main",
-           "user_error_message"]
+           "unused_flag_lines", "user_error_message", "warn_unused_flags"]
 
 _SIGNAL_NUMBERS = {"SIGINT": int(signal.SIGINT), "SIGTERM": int(signal.SIGTERM)}
 
@@ -66,6 +69,19 @@ def positive_float(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
+
+
+def unused_flag_lines(args: argparse.Namespace, parser: argparse.ArgumentParser, reasons: Dict[str, str]) -> List[str]:
+    """"--flag has no effect: why" for each flag of `reasons` (argparse dest -> why) set to a non-default value."""
+    return [f"--{dest} has no effect: {why}" for dest, why in reasons.items()
+            if getattr(args, dest, None) != parser.get_default(dest)]
+
+
+def warn_unused_flags(args: argparse.Namespace, parser: argparse.ArgumentParser, reasons: Dict[str, str],
+                      logger: logging.Logger) -> None:
+    """Log unused_flag_lines(...) as warnings, one line each (the run continues)."""
+    for line in unused_flag_lines(args, parser, reasons):
+        logger.warning(line)
 
 
 def _number(text: str, kind: type):

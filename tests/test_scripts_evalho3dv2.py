@@ -1,6 +1,8 @@
 """evalho3dv2.py on the synthetic HO3D-v2 set: the submission read back against the model's own predictions."""
 
+import argparse
 import json
+import logging
 import zipfile
 
 import numpy as np
@@ -69,3 +71,25 @@ def test_missing_checkpoint_is_an_error_naming_it(tmp_path, capsys):
     missing = tmp_path / "nothing" / "checkpoint.pth"
     assert evalho3dv2.main(["--resume", str(missing), "--val_split", "test", "--data_root", str(tmp_path)]) == 1
     assert str(missing) in capsys.readouterr().err
+
+
+def test_original_flags_without_effect_print_one_line_each(tmp_path, caplog):
+    import evalho3dv2
+
+    argv = ["--resume", str(tmp_path / "missing.pth"), "--use_cache", "--epochs", "3", "--mode", "full",
+            "--obj_trans_factor", "1"]
+    with caplog.at_level(logging.WARNING):
+        assert evalho3dv2.main(argv) == 1  # the checkpoint is missing; the warnings come first
+    lines = [r.getMessage() for r in caplog.records if "has no effect" in r.getMessage()]
+    assert [line.split()[0] for line in lines] == ["--epochs", "--obj_trans_factor", "--use_cache", "--mode"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        evalho3dv2.main(["--resume", str(tmp_path / "missing.pth")])
+    assert not any("has no effect" in r.getMessage() for r in caplog.records)
+
+
+def test_every_hidden_flag_has_a_reason():
+    import evalho3dv2
+
+    hidden = [a.dest for a in evalho3dv2.parser()._actions if a.help == argparse.SUPPRESS]
+    assert len(hidden) == 16 and set(hidden) <= set(evalho3dv2.UNUSED_FLAGS)

@@ -89,8 +89,9 @@ def load_pretrained_encoder(encoder: ResNetEncoder, path: Union[str, Path]) -> N
 
 
 def build_encoder(arch: str = "resnet18", pretrained: Optional[Union[str, Path]] = None) -> nn.Module:
-    """ResNet encoder, with weights from the local file `pretrained` or random initialisation (logged).
-    arch "tiny" gives the TinyEncoder (tests only; no pretrained weights)."""
+    """ResNet encoder, with weights from the local file `pretrained` or random initialisation (callers that keep the
+    random weights say so: training.session.build_meshregnet). arch "tiny" gives the TinyEncoder (tests only; no
+    pretrained weights)."""
     if arch == TINY_ARCH:
         if pretrained:
             raise ValueError("--pretrained cannot be used with the 'tiny' test encoder")
@@ -98,6 +99,4 @@ def build_encoder(arch: str = "resnet18", pretrained: Optional[Union[str, Path]]
     encoder = ResNetEncoder(arch)
     if pretrained:
         load_pretrained_encoder(encoder, pretrained)
-    else:
-        LOGGER.warning("encoder %s: no --pretrained file given, starting from RANDOM weights", arch)
     return encoder

@@ -2,7 +2,6 @@
 
 import argparse
 import json
-import logging
 import sys
 import time
 from pathlib import Path
@@ -15,7 +14,6 @@ from tqdm import tqdm
 from handobjectconsist.devices import resolve_device
 from handobjectconsist.entry import Parser, positive_float, positive_int, run_main
 from handobjectconsist.interrupts import check_interrupt
-from handobjectconsist.models import encoder as encoder_module
 from handobjectconsist.models.trained import load_trained_model
 from handobjectconsist.predict.errors import PredictError
 from handobjectconsist.predict.export import MESH_FORMATS, joints_record, write_frame_outputs
@@ -94,23 +92,6 @@ def _batches(source: FrameSource, batch_size: int):
         yield names, frames
 
 
-class _NoRandomInitWarning(logging.Filter):
-    """Hide the encoder's "starting from RANDOM weights" warning: load_trained_model builds the network without
-    ImageNet weights and then loads the checkpoint's, so the warning does not apply here."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "RANDOM weights" not in record.getMessage()
-
-
-def _load_model(path, mano_root, device):
-    quiet = _NoRandomInitWarning()
-    encoder_module.LOGGER.addFilter(quiet)
-    try:
-        return load_trained_model(path, mano_root, device)
-    finally:
-        encoder_module.LOGGER.removeFilter(quiet)
-
-
 def _device(name: str) -> torch.device:
     try:
         return resolve_device(name)
@@ -159,7 +140,7 @@ def run(argv: Optional[Sequence[str]] = None) -> Dict:
     out = check_output_folder(args.out, args.overwrite)
     source = open_frames(args.images)
     device = _device(args.device)
-    loaded = _load_model(args.resume, args.mano_root, device)
+    loaded = load_trained_model(args.resume, args.mano_root, device)
     obj = None if args.object is None else load_object(args.object, loaded.opts, args.data_root, args.object_scale)
     width = network_width(loaded, source.size[0], args.input_width)
     predictor = FramePredictor(loaded, intrinsics, source.size, width, obj, args.side, device)

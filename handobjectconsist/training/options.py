@@ -9,7 +9,18 @@ import argparse
 
 from handobjectconsist.entry import Parser, fraction_flag, non_negative_int, positive_float, positive_int
 
-DATASET_CHOICES = ["syntho3d", "syntho3dv2", "ho3dv2", "fhbhands", "toy"]
+# The original also listed its unreleased synthetic sets syntho3d / syntho3dv2; they cannot be read here, so they are
+# not offered (the synthetic sets of this project are written in the FPHAB / HO3D-v2 layouts: synth/).
+DATASET_CHOICES = ["ho3dv2", "fhbhands", "toy"]
+
+# Flags the original parsed but never used, kept so that its command lines run: dest -> why it has no effect
+# (docs/differences-from-upstream.md, D14). trainmeshwarp adds its own (warp_epoch.UNUSED_WARP_FLAGS).
+UNUSED_TRAINING_FLAGS = {
+    "use_cache": "this project keeps no annotation cache; annotations are parsed at every start",
+    "pyapt_id": "it named the original's cluster-bookkeeping marker file, which this project does not write",
+    "criterion2d": "the original never read it (the 2D losses are squared errors); it only names trainmeshwarp's "
+                   "run folder",
+}
 
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +39,7 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--mini_factor", type=positive_float, default=1, help="keep a random subset (debugging only)")
     group.add_argument("--fraction", type=fraction_flag, default=1,
                        help="fraction of annotated ('strong') frames, in (0, 1]")
-    group.add_argument("--use_cache", action="store_true", help="read the dataset annotation cache")
+    group.add_argument("--use_cache", action="store_true", help="no effect (no annotation cache is kept)")
     group.add_argument("--no_augm", action="store_true", help="disable all train augmentation")
     group.add_argument("--block_rot", action="store_true", help="force rotation augmentation to 0")
     group.add_argument("--max_rot", type=float, default=0, help="rotation augmentation range (radians)")
@@ -57,7 +68,7 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
                        help="(21, V) vertex-to-FPHAB-skeleton regressor file (.npy/.npz/.pkl 'adaptor'); "
                             "default: MANO J_regressor + finger tips")
     group.add_argument("--criterion2d", default="l2", choices=["l2", "l1", "smooth_l1"],
-                       help="unused, as upstream (kept for the folder name)")
+                       help="no effect, as upstream (kept for the folder name)")
     group.add_argument("--mano_lambda_verts3d", type=float, default=0, help="root-centred hand-vertex MSE")
     group.add_argument("--mano_lambda_joints3d", type=float, default=0, help="root-centred hand-joint MSE")
     group.add_argument("--mano_lambda_recov_joints3d", type=float, default=0.5, help="camera-space hand-joint MSE")
@@ -99,7 +110,7 @@ def add_run_args(parser: argparse.ArgumentParser, epoch_display_freq: int = 1) -
     group.add_argument("--evaluate", action="store_true", help="one validation pass (needs --resume)")
     group.add_argument("--manual_seed", type=int, default=0)
     group.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    group.add_argument("--pyapt_id", default=None, help="name of an empty marker file in results/ (bookkeeping)")
+    group.add_argument("--pyapt_id", default=None, help="no effect (the original's cluster marker file)")
     group.add_argument("--eval_freq", type=int, default=10, help="validate when epoch %% eval_freq == 0; -1 never")
     group.add_argument("--display_freq", type=int, default=500, help="save a sample figure every N batches")
     group.add_argument("--epoch_display_freq", type=int, default=epoch_display_freq,

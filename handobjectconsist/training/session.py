@@ -22,6 +22,7 @@ from handobjectconsist.entry import run_main, user_error_message
 from handobjectconsist.errors import Interrupted
 from handobjectconsist.interrupts import deferred_interrupts
 from handobjectconsist.models import MeshRegNet
+from handobjectconsist.models.encoder import TINY_ARCH
 from handobjectconsist.training.checkpoints import atomic_copy, load_model_state, save_training_checkpoint
 from handobjectconsist.training.distributed import DistContext, barrier, cleanup, init_distributed
 from handobjectconsist.training.epochpass import epoch_pass
@@ -118,6 +119,8 @@ def build_meshregnet(args, opts: Dict, checkpoint: Optional[Dict], logger: loggi
     if checkpoint is not None:
         load_model_state(model, checkpoint)
         logger.info("resumed model from %s (epoch %d)", checkpoint["path"], checkpoint["epoch"])
+    elif not args.pretrained and opts["encoder_arch"] != TINY_ARCH:
+        logger.warning("encoder %s: no --pretrained file given, starting from RANDOM weights", opts["encoder_arch"])
     if args.freeze_batchnorm:
         freeze_batchnorm_momentum(model)
     return model

@@ -12,22 +12,19 @@ from typing import Dict, List, Optional
 
 import torch
 
+from handobjectconsist.entry import warn_unused_flags
 from handobjectconsist.errors import UsageError
 from handobjectconsist.models import MODEL_OPTION_KEYS
-from handobjectconsist.training.checkpoints import (CheckpointError, load_checkpoint, restore_rng_states,
-                                                    save_training_checkpoint)
+from handobjectconsist.training.checkpoints import CheckpointError, load_checkpoint, restore_rng_states
 from handobjectconsist.training.data import build_train_loader, build_val_loader, default_skeleton_regressor
 from handobjectconsist.training.epochpass import NonFiniteLossError, epoch_pass
 from handobjectconsist.training.monitor import Monitor
-from handobjectconsist.training.options import experiment_name, trainmeshreg_parser
+from handobjectconsist.training.options import UNUSED_TRAINING_FLAGS, experiment_name, trainmeshreg_parser
 from handobjectconsist.training.session import (EpochLoop, build_meshregnet, distributed_model, exit_code,
-                                                experiment_folder, freeze_batchnorm_momentum, loader_generator,
-                                                run_in_context, validate)
+                                                experiment_folder, loader_generator, run_in_context, validate)
 from libyana.seeding import set_all_seeds
 
-# save_training_checkpoint, freeze_batchnorm_momentum and validate are re-exported for existing importers.
-__all__ = ["build_optimizer", "build_scheduler", "freeze_batchnorm_momentum", "main", "model_options",
-           "resolve_exp_dir", "run", "save_training_checkpoint", "validate"]
+__all__ = ["build_optimizer", "build_scheduler", "main", "model_options", "resolve_exp_dir", "run"]
 LOGGER = logging.getLogger("trainmeshreg")
 # Flags that are paths or run settings: taken from the command line even when resuming.
 RUNTIME_MODEL_KEYS = ("mano_root",)
@@ -81,7 +78,10 @@ def resolve_exp_dir(args, checkpoint: Optional[Dict]) -> Path:
 
 def run(argv: Optional[List[str]] = None) -> Dict:
     """Parse flags and train (or evaluate). Returns {"exp_dir", "train": [...], "val": [...]} (per-epoch metrics)."""
-    return run_in_context(trainmeshreg_parser().parse_args(argv), _run)
+    parser = trainmeshreg_parser()
+    args = parser.parse_args(argv)
+    warn_unused_flags(args, parser, UNUSED_TRAINING_FLAGS, LOGGER)
+    return run_in_context(args, _run)
 
 
 def _run(args, context) -> Dict:

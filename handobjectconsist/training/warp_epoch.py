@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from handobjectconsist.datasets import sample_keys as K
 from handobjectconsist.devices import move_to_device
-from handobjectconsist.entry import Parser, positive_int
+from handobjectconsist.entry import Parser, positive_int, warn_unused_flags
 from handobjectconsist.errors import UsageError
 from handobjectconsist.evaluation import HandObjectEvaluator
 from handobjectconsist.interrupts import check_interrupt
@@ -41,8 +41,8 @@ from handobjectconsist.training.data import build_pair_loader, build_train_loade
 from handobjectconsist.training.distributed import DistContext, all_finite
 from handobjectconsist.training.epochpass import NonFiniteLossError, reduce_averages, set_model_mode
 from handobjectconsist.training.monitor import Monitor
-from handobjectconsist.training.options import (DATASET_CHOICES, add_data_args, add_model_args, add_optim_args,
-                                                add_run_args)
+from handobjectconsist.training.options import (DATASET_CHOICES, UNUSED_TRAINING_FLAGS, add_data_args,
+                                                add_model_args, add_optim_args, add_run_args)
 from handobjectconsist.training.samplefig import save_sample_figure
 from handobjectconsist.training.session import (EpochLoop, build_meshregnet, distributed_model, exit_code,
                                                 experiment_folder, loader_generator, run_in_context)
@@ -55,6 +55,13 @@ LOGGER = logging.getLogger("trainmeshwarp")
 
 
 # ------------------------------------------------------------------------------------------------------ flags
+# trainmeshwarp flags the original parsed but never read (docs/differences-from-upstream.md, D14).
+UNUSED_WARP_FLAGS = {
+    "consist_mode": "the original never read it; the loss is always the photometric loss of the warped image",
+    "consist_scale": "the original never read it; it only names the run folder",
+}
+
+
 def trainmeshwarp_parser() -> argparse.ArgumentParser:
     """trainmeshreg's shared flags with trainmeshwarp's defaults, plus the consistency flags (K1)."""
     parser = Parser(description="Fine-tune MeshRegNet with photometric consistency")
@@ -66,8 +73,8 @@ def trainmeshwarp_parser() -> argparse.ArgumentParser:
     group.add_argument("--consist_dataset", default="fhbhands", choices=DATASET_CHOICES)
     group.add_argument("--consist_split", default="train")
     group.add_argument("--no_consist_augm", action="store_true", help="no augmentation on the consist dataset")
-    group.add_argument("--consist_mode", default="warp", choices=["flow", "warp"], help="unused, as upstream")
-    group.add_argument("--consist_scale", type=float, default=1, help="unused, as upstream")
+    group.add_argument("--consist_mode", default="warp", choices=["flow", "warp"], help="no effect, as upstream")
+    group.add_argument("--consist_scale", type=float, default=1, help="no effect, as upstream (names the folder)")
     group.add_argument("--consist_criterion", default="l1", choices=["l1", "l2", "ssim"])
     group.add_argument("--progressive_consist_steps", type=int, default=1000,
                        help="lambda_consist ramp length in consist batches (0: no ramp)")
@@ -206,7 +213,10 @@ def warp_epoch_pass(
 # ------------------------------------------------------------------------------------------------------ run
 def run(argv: Optional[List[str]] = None) -> Dict:
     """Parse flags and fine-tune. Returns {"exp_dir", "train": [...], "consist": [...], "val": [...]}."""
-    return run_in_context(trainmeshwarp_parser().parse_args(argv), _run)
+    parser = trainmeshwarp_parser()
+    args = parser.parse_args(argv)
+    warn_unused_flags(args, parser, {**UNUSED_TRAINING_FLAGS, **UNUSED_WARP_FLAGS}, LOGGER)
+    return run_in_context(args, _run)
 
 
 def _warp_checkpoint_entries(warp: WarpRegNet) -> Dict:
