@@ -29,6 +29,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from libyana.camutils import project_points_np
+
 from . import fphab_camera as cam
 from . import sample_keys as K
 from .base import PoseDataset, sequence_lengths
@@ -138,12 +140,6 @@ def object_verts_camera_m(model_verts_m: np.ndarray, pose: np.ndarray) -> np.nda
     """Object model vertices (N, 3) metres -> colour-camera metres (N, 3) with a (4, 4) model->world mm pose."""
     world_mm = model_verts_m * 1000.0 @ pose[:3, :3].T + pose[:3, 3]
     return cam.world_to_colour_mm(world_mm) / 1000.0
-
-
-def project(points: np.ndarray, K_: np.ndarray) -> np.ndarray:
-    """Pinhole projection of (N, 3) camera points with (3, 3) intrinsics -> (N, 2) pixels."""
-    hom = points @ K_.T
-    return hom[:, :2] / hom[:, 2:3]
 
 
 class FPHAB(PoseDataset):
@@ -327,9 +323,9 @@ class FPHAB(PoseDataset):
         ann = {
             K.CAM_INTR_ORIG: self.cam_intr.astype(np.float32),
             K.JOINTS3D: joints3d.astype(np.float32),
-            K.JOINTS2D: project(joints3d, self.cam_intr).astype(np.float32),
+            K.JOINTS2D: project_points_np(joints3d, self.cam_intr).astype(np.float32),
             K.OBJ_VERTS3D: obj_verts.astype(np.float32),
-            K.OBJ_VERTS2D: project(obj_verts, self.cam_intr).astype(np.float32),
+            K.OBJ_VERTS2D: project_points_np(obj_verts, self.cam_intr).astype(np.float32),
             K.OBJ_CAN_VERTS: (model_verts - bbox_centre).astype(np.float32),
             K.OBJ_FACES: faces.astype(np.int64),
             K.OBJ_NAME: obj_name,

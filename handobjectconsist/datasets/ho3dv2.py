@@ -28,6 +28,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from libyana.camutils import project_points_np
+
 from . import sample_keys as K
 from .base import PoseDataset, sequence_lengths
 from .errors import AnnotationFormatError, MissingDataError, require_dir, require_file
@@ -284,9 +286,9 @@ class HO3DV2(PoseDataset):
         ann = {
             K.CAM_INTR_ORIG: cam_intr.astype(np.float32),
             K.JOINTS3D: joints3d.astype(np.float32),
-            K.JOINTS2D: _project(joints3d, cam_intr).astype(np.float32),
+            K.JOINTS2D: project_points_np(joints3d, cam_intr).astype(np.float32),
             K.OBJ_VERTS3D: obj_verts.astype(np.float32),
-            K.OBJ_VERTS2D: _project(obj_verts, cam_intr).astype(np.float32),
+            K.OBJ_VERTS2D: project_points_np(obj_verts, cam_intr).astype(np.float32),
             K.OBJ_CAN_VERTS: can.astype(np.float32),
             K.OBJ_FACES: faces.astype(np.int64),
             K.OBJ_NAME: obj_name,
@@ -298,7 +300,7 @@ class HO3DV2(PoseDataset):
             corners = np.asarray(meta["objCorners3DRest"], dtype=np.float64).reshape(8, 3)
             corners3d = flip_gl_to_cv(corners @ rot.T + trans)
             ann[K.OBJ_CORNERS3D] = corners3d.astype(np.float32)
-            ann[K.OBJ_CORNERS2D] = _project(corners3d, cam_intr).astype(np.float32)
+            ann[K.OBJ_CORNERS2D] = project_points_np(corners3d, cam_intr).astype(np.float32)
             # The same shift as the canonical vertices, so posing both with one transform keeps them together.
             ann[K.OBJ_CAN_CORNERS] = (flip_gl_to_cv(corners) - can_offset).astype(np.float32)
         if full_hand and self.mano_root is not None:
@@ -309,8 +311,3 @@ class HO3DV2(PoseDataset):
             ann[K.HAND_POSE] = pose
             ann[K.HAND_SHAPE] = shape
         return ann
-
-
-def _project(points: np.ndarray, K_: np.ndarray) -> np.ndarray:
-    hom = points @ K_.T
-    return hom[:, :2] / hom[:, 2:3]

@@ -3,8 +3,9 @@
 from pathlib import Path
 
 DATASET_FOLDERS = {"fhbhands": "fhbhands", "ho3dv2": "ho3dv2"}
-# A file or folder that identifies a dataset root, for --data_root pointing at the dataset itself.
-DATASET_MARKERS = {"fhbhands": "Hand_pose_annotation_v1", "ho3dv2": "train"}
+# Files or folders that identify a dataset root, for --data_root pointing at the dataset itself (any one suffices:
+# an HO3D-v2 folder holding only the evaluation split has evaluation.txt but no train/).
+DATASET_MARKERS = {"fhbhands": ("Hand_pose_annotation_v1",), "ho3dv2": ("train", "evaluation.txt")}
 
 
 def dataset_folder(data_root, name: str) -> Path:
@@ -20,6 +21,6 @@ def dataset_folder(data_root, name: str) -> Path:
                                   f"use one of {sorted(DATASET_FOLDERS)} or 'toy'")
     root = Path(data_root)
     nested = root / DATASET_FOLDERS[name]
-    if not nested.is_dir() and (root / DATASET_MARKERS[name]).exists():
+    if not nested.is_dir() and any((root / marker).exists() for marker in DATASET_MARKERS[name]):
         return root
     return nested

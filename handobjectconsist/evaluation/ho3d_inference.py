@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from handobjectconsist.datasets import sample_keys as K
+from handobjectconsist.datasets.build import build_eval_dataset
 from handobjectconsist.datasets.collate import collate_samples
 from handobjectconsist.evaluation.ho3d_submission import HO3DSubmissionWriter
 
@@ -33,18 +34,12 @@ def ho3d_eval_loader(data_root: Union[str, Path], split: str, mano_root: Optiona
         mano_root: MANO folder (hand meshes of annotated splits).
         input_width: frame width fed to the network (None: as stored); intrinsics are scaled with the frames.
     """
-    from handobjectconsist.datasets import HO3DV2, HandObjectDataset
-
     if split not in PAPER_SPLITS:
         raise ValueError(f"--val_split {split!r}: expected one of {PAPER_SPLITS} (HO3D-v2 split_mode 'paper')")
-    root = Path(data_root)
-    if not (root / "evaluation.txt").is_file() and (root / "ho3dv2" / "evaluation.txt").is_file():
-        root = root / "ho3dv2"
-    reader = HO3DV2(root, split=split, split_mode="paper", fraction=1.0, input_width=input_width,
-                    mano_root=mano_root)
-    dataset = HandObjectDataset(reader, mode="full", augment=False, center_jittering=0.0, scale_jittering=0.0)
+    dataset = build_eval_dataset("ho3dv2", data_root, split, mano_root, input_width, split_mode="paper")
+    reader = dataset.pose_dataset
     if len(dataset) != len(reader.seq_names):
-        raise RuntimeError(f"{root}: the {split} dataset has {len(dataset)} items for {len(reader.seq_names)} listed "
+        raise RuntimeError(f"{reader.root}: the {split} dataset has {len(dataset)} items for {len(reader.seq_names)} listed "
                            "frames; every frame must be predicted once, in order")
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, drop_last=False, num_workers=workers,
                       collate_fn=collate_samples)

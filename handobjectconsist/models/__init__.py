@@ -2,6 +2,5 @@
 
 from handobjectconsist.models.meshregnet import LOSS_LAMBDA_DEFAULTS, MODEL_OPTION_KEYS, MeshRegNet
 from handobjectconsist.models.project import recover_3d_proj
-from handobjectconsist.models.rotation import axis_angle_to_matrix
 
-__all__ = ["LOSS_LAMBDA_DEFAULTS", "MODEL_OPTION_KEYS", "MeshRegNet", "axis_angle_to_matrix", "recover_3d_proj"]
+__all__ = ["LOSS_LAMBDA_DEFAULTS", "MODEL_OPTION_KEYS", "MeshRegNet", "recover_3d_proj"]

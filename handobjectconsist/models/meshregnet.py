@@ -19,9 +19,9 @@ from handobjectconsist.models.branches import AbsoluteBranch, ManoBranch
 from handobjectconsist.models.encoder import build_encoder
 from handobjectconsist.models.losses import masked_centroid, masked_mse, masked_smooth_l1
 from handobjectconsist.models.project import recover_3d_proj
-from handobjectconsist.models.rotation import axis_angle_to_matrix
 from handobjectconsist.models.skeleton import SkeletonRegressor, fallback_skeleton_matrix, load_skeleton_matrix
 from libyana.camutils import project_points
+from libyana.rotations import axis_angle_to_matrix
 from libyana.transforms2d import apply_affine_2d
 
 PIXEL_NORM = 512.0  # 2D losses compare (x - 256) / 512 (upstream normalize_pixel_out with inp_res 256)

@@ -8,18 +8,8 @@ function of the rest-frame point, so it sticks to the surface as it moves.
 import numpy as np
 import torch
 
-from handobjectconsist.render import interpolate_attributes, rasterize
+from handobjectconsist.render import interpolate_attributes, rasterize, vertex_normals
 from handobjectconsist.synth.textures import background_image, skin_texture
-
-
-def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """Area-weighted vertex normals (B, V, 3) of meshes verts (B, V, 3), faces (F, 3) long."""
-    tri = verts[:, faces]  # (B, F, 3, 3)
-    face_n = torch.cross(tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0], dim=-1)
-    normals = torch.zeros_like(verts)
-    for k in range(3):
-        normals.index_add_(1, faces[:, k], face_n)
-    return torch.nn.functional.normalize(normals, dim=-1, eps=1e-12)
 
 
 def skin_params(mano_layer, betas: np.ndarray, seed: int) -> dict:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from handobjectconsist.mano.joints import MANO_TO_PROJECT
+from libyana.rotations import axis_angle_to_matrix_np
 
 # Project-order joints: (MCP, PIP, DIP, TIP) per finger.
 _FINGERS = {"thumb": (1, 2, 3, 4), "index": (5, 6, 7, 8), "middle": (9, 10, 11, 12), "ring": (13, 14, 15, 16),
@@ -27,16 +28,6 @@ _CURL_PROFILE = (0.8, 1.0, 0.65)
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
-
-
-def axis_angle_to_matrix(rotvec: np.ndarray) -> np.ndarray:
-    """(3,) axis-angle -> (3, 3) rotation matrix (Rodrigues)."""
-    angle = float(np.linalg.norm(rotvec))
-    if angle < 1e-12:
-        return np.eye(3)
-    k = rotvec / angle
-    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + np.sin(angle) * kx + (1 - np.cos(angle)) * kx @ kx
 
 
 def matrix_to_axis_angle(R: np.ndarray) -> np.ndarray:
@@ -145,7 +136,8 @@ def build_grasp(mano_layer, weights: np.ndarray, betas: np.ndarray, obj, rng: np
     y_obj = np.cross(z_obj, x_obj)
     R = np.stack([x_obj, y_obj, z_obj], axis=1)
     tilt = np.deg2rad(tilt_deg)
-    R = axis_angle_to_matrix(n * rng.uniform(-tilt, tilt)) @ axis_angle_to_matrix(f * rng.uniform(-tilt, tilt)) @ R
+    R = (axis_angle_to_matrix_np(n * rng.uniform(-tilt, tilt)) @ axis_angle_to_matrix_np(f * rng.uniform(-tilt, tilt))
+         @ R)
     gap = 0.002
     # Grip centre: over the palm, shifted a little towards the fingers.
     centre = palm_point + n * (obj.grip_half_width() + gap) + f * rng.uniform(0.0, 0.012)
@@ -195,21 +187,21 @@ def _fit_thumb(mano_layer, betas_t, base_pose: np.ndarray, joints: np.ndarray, n
     """
     axis_o = _unit(joints[5] - joints[0])
     pivot, tip0 = joints[1], joints[4]
-    moved = axis_angle_to_matrix(axis_o * 0.3) @ (tip0 - pivot) + pivot
+    moved = axis_angle_to_matrix_np(axis_o * 0.3) @ (tip0 - pivot) + pivot
     if (moved - tip0) @ n < 0:
         axis_o = -axis_o
     d_t = joints[2] - joints[1]
     axis_f = _unit(np.cross(_unit(d_t - n * (d_t @ n)), n))
     # Swing about the palm normal, turning the thumb from the index side towards the fingers (around the object).
     f = _unit(joints[9] - joints[0])
-    axis_s = -n if (axis_angle_to_matrix(-n * 0.3) @ (tip0 - pivot)) @ f > (tip0 - pivot) @ f else n
+    axis_s = -n if (axis_angle_to_matrix_np(-n * 0.3) @ (tip0 - pivot)) @ f > (tip0 - pivot) @ f else n
     poses = []
     for a in np.linspace(0.0, 1.4, 6):
         for c in np.linspace(-0.4, 1.0, 6):
             for b in np.linspace(-0.3, 1.2, 6):
                 pose = base_pose.copy()
-                root = (axis_angle_to_matrix(axis_s * c) @ axis_angle_to_matrix(axis_o * a)
-                        @ axis_angle_to_matrix(axis_f * 0.3 * b))
+                root = (axis_angle_to_matrix_np(axis_s * c) @ axis_angle_to_matrix_np(axis_o * a)
+                        @ axis_angle_to_matrix_np(axis_f * 0.3 * b))
                 pose[pose_slot(1)] = matrix_to_axis_angle(root)
                 pose[pose_slot(2)] = axis_f * b
                 pose[pose_slot(3)] = axis_f * 0.8 * b

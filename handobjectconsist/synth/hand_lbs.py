@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def axis_angle_to_matrix(rotvecs: np.ndarray) -> np.ndarray:
-    """Rodrigues: rotvecs (N, 3) radians -> rotation matrices (N, 3, 3)."""
-    angle = np.linalg.norm(rotvecs, axis=1, keepdims=True)
-    axis = rotvecs / np.maximum(angle, 1e-12)
-    x, y, z = axis.T
-    zero = np.zeros_like(x)
-    k = np.stack([zero, -z, y, z, zero, -x, -y, x, zero], axis=1).reshape(-1, 3, 3)
-    a = angle[:, :, None]
-    return np.eye(3)[None] + np.sin(a) * k + (1 - np.cos(a)) * (k @ k)
+from libyana.rotations import axis_angle_to_matrix_np
 
 
 def pose_model(model: dict, hand_pose: np.ndarray, root=None, betas=None):
@@ -28,7 +19,7 @@ def pose_model(model: dict, hand_pose: np.ndarray, root=None, betas=None):
         v = v + model["shapedirs"] @ np.asarray(betas)
     joints = jreg @ v
     full = np.concatenate([np.zeros(3) if root is None else np.asarray(root), np.asarray(hand_pose)])
-    rots = axis_angle_to_matrix(full.reshape(16, 3))
+    rots = axis_angle_to_matrix_np(full.reshape(16, 3))
     feat = (rots[1:] - np.eye(3)[None]).reshape(-1)
     v = v + model["posedirs"] @ feat
     parents = model["kintree_table"][0]

@@ -137,7 +137,12 @@ def joint_regressor(verts: np.ndarray, targets: np.ndarray, num_candidates: int 
 
 
 def vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals (V, 3)."""
+    """Area-weighted unit vertex normals (V, 3).
+
+    Kept apart from render.vertex_normals on purpose: the synthetic MANO files are defined by this float64 numpy
+    arithmetic (division by norm + 1e-12, not by max(norm, eps)), and sharing the torch function would change their
+    bytes and every synthetic set built on them.
+    """
     tri = verts[faces]
     fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     vn = np.zeros_like(verts)

@@ -29,10 +29,12 @@ import torch
 
 from handobjectconsist.mano.joints import PROJECT_TO_MANO
 from handobjectconsist.synth import pipeline
-from handobjectconsist.synth.grasp import axis_angle_to_matrix, matrix_to_axis_angle
+from handobjectconsist.synth.grasp import matrix_to_axis_angle
 from handobjectconsist.synth.objects import make_object
 from handobjectconsist.synth.scenes import key_rng, make_sequence, make_subject
+from libyana.camutils import project_points_np
 from libyana.fileio import atomic_write_text
+from libyana.rotations import axis_angle_to_matrix_np
 
 IMAGE_SIZE = (480, 640)  # (H, W)
 REFERENCE_FILES = ("evaluation_xyz.json", "evaluation_verts.json")  # the challenge's hidden ground truth
@@ -135,7 +137,8 @@ def annotations(truth, layer, spec: Ho3dSequence, K: np.ndarray, obj) -> dict:
     trans_gl = np.zeros((n, 3))
     for t in range(n):
         # R_gl = F R, and F (R (v - J0) + J0 + t) = R_gl (v - J0) + J0 + (F (J0 + t) - J0).
-        pose_gl[t, :3] = matrix_to_axis_angle(GL_FLIP @ axis_angle_to_matrix(truth.fullpose[t, :3].astype(np.float64)))
+        root_R = axis_angle_to_matrix_np(truth.fullpose[t, :3].astype(np.float64))
+        pose_gl[t, :3] = matrix_to_axis_angle(GL_FLIP @ root_R)
         trans_gl[t] = GL_FLIP @ (j0 + truth.trans[t]) - j0
     pose_gl, trans_gl = pose_gl.astype(np.float32), trans_gl.astype(np.float32)
     verts_gl, joints_gl = pipeline.hand_mesh(layer, pose_gl, betas, trans_gl)
@@ -145,7 +148,7 @@ def annotations(truth, layer, spec: Ho3dSequence, K: np.ndarray, obj) -> dict:
     corners = obj.bbox_corners().astype(np.float32)
     metas, obj_verts = [], []
     for t in range(n):
-        R = axis_angle_to_matrix(obj_rot[t].astype(np.float64))
+        R = axis_angle_to_matrix_np(obj_rot[t].astype(np.float64))
         obj_verts.append((obj.verts @ R.T + obj_trans[t].astype(np.float64)) @ GL_FLIP)
         meta = {"objRot": obj_rot[t].copy(), "objTrans": obj_trans[t].copy(), "objName": spec.object_name,
                 "objCorners3DRest": corners.copy(), "camMat": K.astype(np.float64).copy()}
@@ -155,7 +158,7 @@ def annotations(truth, layer, spec: Ho3dSequence, K: np.ndarray, obj) -> dict:
         else:
             # The official evaluation split hides the hand: only the root joint, no MANO parameters.
             root = joints_gl[t][0].astype(np.float32)
-            uv = pipeline.project(joints_gl[t] @ GL_FLIP, K)
+            uv = project_points_np(joints_gl[t] @ GL_FLIP, K)
             meta.update({"handJoints3D": root, "handPose": np.zeros(48, np.float32), "handTrans": root.copy(),
                          "handBeta": np.zeros(10, np.float32),
                          "handBoundingBox": np.r_[uv.min(0) - 10, uv.max(0) + 10].astype(np.float32)})

@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from handobjectconsist.synth.compose import FrameRenderer, skin_params
+from libyana.camutils import project_points_np
 
 _HAND = {}  # mano_root -> (ManoLayer, skinning weights), one per process
 
@@ -80,15 +81,9 @@ def render_frames(renderer: FrameRenderer, hand_verts: torch.Tensor, obj_verts: 
             yield start + k, {key: value[k] for key, value in out.items()}
 
 
-def project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """Camera points (..., 3) -> pixels (..., 2) with intrinsics K (3, 3)."""
-    hom = points @ np.asarray(K, dtype=np.float64).T
-    return hom[..., :2] / hom[..., 2:3]
-
-
 def interframe_motion_px(hand_verts: np.ndarray, K: np.ndarray) -> np.ndarray:
     """(T-1,) median displacement (pixels) of the hand vertices between consecutive frames."""
-    uv = project(np.asarray(hand_verts, dtype=np.float64), K)
+    uv = project_points_np(np.asarray(hand_verts, dtype=np.float64), np.asarray(K, dtype=np.float64))
     if len(uv) < 2:
         return np.zeros(0)
     return np.median(np.linalg.norm(uv[1:] - uv[:-1], axis=-1), axis=1)
@@ -96,7 +91,7 @@ def interframe_motion_px(hand_verts: np.ndarray, K: np.ndarray) -> np.ndarray:
 
 def joint_hits(joints: np.ndarray, K: np.ndarray, frame: dict) -> tuple:
     """(fraction of joints on hand pixels, fraction on hand-or-object pixels) for joints (21, 3) camera metres."""
-    uv = np.rint(project(joints, K)).astype(int)
+    uv = np.rint(project_points_np(joints, np.asarray(K, dtype=np.float64))).astype(int)
     h, w = frame["hand_mask"].shape
     inside = (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
     u, v = uv[:, 0].clip(0, w - 1), uv[:, 1].clip(0, h - 1)

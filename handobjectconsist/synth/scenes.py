@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from handobjectconsist.synth.grasp import axis_angle_to_matrix, build_grasp, matrix_to_axis_angle, pose_slot
+from handobjectconsist.synth.grasp import build_grasp, matrix_to_axis_angle, pose_slot
 from handobjectconsist.synth.objects import hash_name
+from libyana.rotations import axis_angle_to_matrix_np
 
 FPS = 30.0
 
@@ -107,7 +108,7 @@ def base_orientation(view: str, rng: np.random.Generator):
         forward = world_to_cam @ forward_world
         roll = np.deg2rad(rng.uniform(-20, 20))
         n, f, l = _orthonormal(forward, up)
-        l = axis_angle_to_matrix(f * roll) @ l
+        l = axis_angle_to_matrix_np(f * roll) @ l
         return _orthonormal(f, l)
     if view == "third_person":
         up = np.array([rng.uniform(-0.5, 0.5), -1.0, rng.uniform(-0.3, 0.3)])
@@ -188,7 +189,7 @@ def make_sequence(mano_layer, weights: np.ndarray, obj, subject: Subject, n_fram
     obj_R = np.zeros((n_frames, 3, 3))
     obj_t = np.zeros((n_frames, 3))
     for t in range(n_frames):
-        R = axis_angle_to_matrix(f_c * pour_angle[t]) @ axis_angle_to_matrix(wobble[t]) @ R0
+        R = axis_angle_to_matrix_np(f_c * pour_angle[t]) @ axis_angle_to_matrix_np(wobble[t]) @ R0
         pose = np.zeros(48)
         pose[3:] = grasp.finger_pose
         for k, name in enumerate(("index", "middle", "ring", "pinky")):
@@ -199,7 +200,7 @@ def make_sequence(mano_layer, weights: np.ndarray, obj, subject: Subject, n_fram
         pose[:3] = matrix_to_axis_angle(R)
         target = centre0 + drift[t]
         tr = target - j0 - R @ (mid_rest - j0)
-        R_slip = grasp.obj_R @ axis_angle_to_matrix(np.array([0.0, 0.0, slip[t, 0]]))
+        R_slip = grasp.obj_R @ axis_angle_to_matrix_np(np.array([0.0, 0.0, slip[t, 0]]))
         t_slip = grasp.obj_t + grasp.obj_R[:, 2] * slip[t, 1]
         fullpose[t], trans[t] = pose, tr
         obj_R[t] = R @ R_slip

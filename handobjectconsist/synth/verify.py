@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from handobjectconsist.synth import pipeline
+from libyana.camutils import project_points_np
 
 
 def read_ply(path: Path) -> tuple:
@@ -106,7 +107,7 @@ def verify_fphab(root, mano_root, max_frames: int = 4) -> dict:
             stored = np.asarray(Image.open(root / "Video_files_480" / rel / "color" / f"color_{t:04d}.jpeg"))
             joints_world = skel[t, 1:].reshape(21, 3)[list(FILE_TO_PROJECT)]
             joints_cam = (np.c_[joints_world, np.ones(21)] @ extr.T)[:, :3] / 1000.0
-            records.append(_compare(frame, stored, pipeline.project(joints_cam, K)))
+            records.append(_compare(frame, stored, project_points_np(joints_cam, K)))
     out = {k: float(np.mean([r[k] for r in records])) for k in records[0] if k != "covered_px"}
     out.update({"skeleton_vs_fit_mm": float(max(skel_err)), "frames": len(records)})
     return out
@@ -153,7 +154,7 @@ def verify_ho3d(root, mano_root, max_frames: int = 4) -> dict:
         for t, frame in pipeline.render_frames(renderer, hand_verts, obj_cam):
             stored = np.asarray(Image.open(root / rel / "rgb" / f"{t:04d}.png"))
             joints_cv = metas[t]["handJoints3D"][list(reorder)].astype(np.float64) @ flip
-            records.append(_compare(frame, stored, pipeline.project(joints_cv, K)))
+            records.append(_compare(frame, stored, project_points_np(joints_cv, K)))
     out = {k: float(np.mean([r[k] for r in records])) for k in records[0] if k != "covered_px"}
     out.update({"joints_vs_mano_mm": float(max(joint_err)), "frames": len(records)})
     return out

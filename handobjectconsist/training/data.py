@@ -1,5 +1,5 @@
 """Datasets and loaders for training, consistency fine-tuning and validation, from the command-line flags
-(the one place that builds them for trainmeshreg and trainmeshwarp)."""
+(the one place that maps the flags of trainmeshreg and trainmeshwarp to datasets.build and DataLoaders)."""
 
 from pathlib import Path
 from typing import Callable, Optional
@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
+from handobjectconsist.datasets.build import hand_object_dataset
 from handobjectconsist.datasets.collate import collate_pairs, collate_samples
 from handobjectconsist.datasets.locate import dataset_folder
 from handobjectconsist.errors import UsageError
@@ -46,20 +47,14 @@ def build_dataset(args, name: str, split: str, mode: str, augment: bool, fractio
         seed = args.manual_seed * 1000 + (0 if split == "train" else 1)
         frames = ToyHandObjectDataset(args.mano_root, size=args.toy_size, image_size=(width, height), seed=seed)
         return frames if sample_nb is None else ToyPairs(frames)
-    from handobjectconsist.datasets import FPHAB, HO3DV2, HandObjectDataset
-
-    root = dataset_root(args, name)
-    if name == "fhbhands":
-        reader = FPHAB(root, split=split, fraction=fraction, input_width=args.input_width, mano_root=args.mano_root,
-                       mini_factor=None if args.mini_factor == 1 else args.mini_factor)
-    else:
-        if args.mini_factor != 1:
-            raise UsageError("--mini_factor is only implemented for fhbhands")
-        reader = HO3DV2(root, split=split, split_mode=args.split_mode, fraction=fraction,
-                        like_v1=args.version == 1, input_width=args.input_width, mano_root=args.mano_root)
-    return HandObjectDataset(reader, mode=mode, sample_nb=sample_nb, spacing=spacing, augment=augment,
-                             center_jittering=args.center_jittering, scale_jittering=args.scale_jittering,
-                             max_rot=0.0 if args.block_rot else args.max_rot)
+    if name != "fhbhands" and args.mini_factor != 1:
+        raise UsageError("--mini_factor is only implemented for fhbhands")
+    return hand_object_dataset(name, args.data_root, split, args.mano_root, mode=mode, fraction=fraction,
+                               input_width=args.input_width, split_mode=args.split_mode, like_v1=args.version == 1,
+                               mini_factor=None if args.mini_factor == 1 else args.mini_factor,
+                               sample_nb=sample_nb, spacing=spacing, augment=augment,
+                               center_jittering=args.center_jittering, scale_jittering=args.scale_jittering,
+                               max_rot=0.0 if args.block_rot else args.max_rot)
 
 
 def make_loader(dataset: Dataset, args, context: DistContext, generator: Optional[torch.Generator],

@@ -14,11 +14,7 @@ from scipy.spatial.transform import Rotation
 from torch.utils.data import Dataset
 
 from handobjectconsist.datasets import sample_keys as K
-
-
-def _project(points: np.ndarray, intr: np.ndarray) -> np.ndarray:
-    hom = points @ intr.T
-    return hom[:, :2] / hom[:, 2:3]
+from libyana.camutils import project_points_np
 
 
 class ToyHandObjectDataset(Dataset):
@@ -74,8 +70,8 @@ class ToyHandObjectDataset(Dataset):
         obj_centre = joints3d[9] + np.array([0.06, 0.0, 0.02]) + rng.normal(0, 0.01, 3)
         obj3d = can @ rot.T + obj_centre
         faces = rng.integers(0, num_obj, (2 * num_obj, 3))
-        joints2d = _project(joints3d, intr)
-        obj2d = _project(obj3d, intr)
+        joints2d = project_points_np(joints3d, intr)
+        obj2d = project_points_np(obj3d, intr)
         image = self._draw(np.concatenate([joints2d, obj2d[:8]]) + shift, num_joints=21, rng=rng)
         return {
             K.IMAGE: image,

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from handobjectconsist.datasets import sample_keys as K
 from handobjectconsist.datasets.collate import collate_samples
-from handobjectconsist.datasets.locate import dataset_folder
+from handobjectconsist.datasets.build import build_eval_dataset
 from handobjectconsist.devices import move_to_device, resolve_device
 from handobjectconsist.entry import Parser, non_negative_int, positive_float, positive_int, run_main
 from handobjectconsist.errors import UsageError, UserError
@@ -76,28 +76,6 @@ def check_checkpoints(paths: Sequence[Union[str, Path]], names: Sequence[str]) -
         raise MissingCheckpointError(
             f"--resumes: missing checkpoints {', '.join(missing)}; how to make them:\n" + "\n".join(problems) + "\n  (The released upstream models are not compatible "
             "with this re-implementation; `make demo` trains small models on synthetic data and runs this script.)")
-
-
-def build_eval_dataset(dataset: str, data_root, split: str, mano_root, input_width: Optional[int] = None,
-                       split_mode: str = "objects", return_orig_image: bool = False):
-    """All frames of a split, in order, without augmentation (HandObjectDataset mode "full", fraction 1).
-
-    Args:
-        dataset: fhbhands | ho3dv2.
-        split: train | test (| val for ho3dv2 split_mode objects).
-        input_width: frame width (None: as stored).
-        split_mode: HO3D split family ("objects" or "paper").
-        return_orig_image: include IMAGE_ORIG (uint8 frame) in the samples.
-    """
-    from handobjectconsist.datasets import FPHAB, HO3DV2, HandObjectDataset
-
-    root = dataset_folder(data_root, dataset)
-    if dataset == "fhbhands":
-        reader = FPHAB(root, split=split, fraction=1.0, input_width=input_width, mano_root=mano_root)
-    else:
-        reader = HO3DV2(root, split=split, split_mode=split_mode, fraction=1.0, input_width=input_width,
-                        mano_root=mano_root)
-    return HandObjectDataset(reader, mode="full", augment=False, return_orig_image=return_orig_image)
 
 
 def select_indices(num_frames: int, dataset: str, mode: str, max_images: Optional[int] = None

@@ -8,7 +8,7 @@ from handobjectconsist.datasets import sample_keys as K
 from handobjectconsist.datasets.collate import collate_samples
 from handobjectconsist.mano import ManoLayer
 from handobjectconsist.models.meshregnet import MeshRegNet
-from handobjectconsist.models.rotation import axis_angle_to_matrix
+from libyana.rotations import axis_angle_to_matrix
 from handobjectconsist.models.warpreg import WarpRegNet, hand_object_mesh, pair_warp_loss
 from handobjectconsist.render import rasterize, shade_mesh, textures
 from handobjectconsist.training.toy_data import ToyHandObjectDataset
