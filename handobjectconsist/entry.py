@@ -10,6 +10,9 @@ visualize.py, reduce_fphab.py, the synth and fit tools, the demo).
 - SIGINT (Ctrl-C) and SIGTERM stop the run with one line "error: interrupted by SIGINT; ..." and return
   128 + the signal number (130 / 143), like a shell does.
 - Any other exception is a programming error and keeps its traceback.
+- Figures are only written to files: run_main selects matplotlib's Agg backend before the command runs (library
+  modules never choose a backend on import; without a command line, matplotlib's own default applies, Agg on a
+  machine without a display).
 
 Flags are checked while parsing: Parser prints "error: argument --flag: ..." (one line, plus "see --help") and
 exits with status 2; fraction_flag / positive_int / non_negative_int are the checks the trainers use. Flags kept
@@ -22,6 +25,8 @@ import logging
 import signal
 import sys
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import matplotlib
 
 from handobjectconsist.errors import Interrupted, UserError, describe_os_error, worker_user_error
 from handobjectconsist.interrupts import handle_interrupts
@@ -111,6 +116,7 @@ def run_main(run: Callable[[Optional[Sequence[str]]], object], argv: Optional[Se
 
     user_errors: further exception classes to report as one line (for callers whose errors predate UserError).
     """
+    matplotlib.use("Agg")
     try:
         with handle_interrupts():
             result = run(argv)

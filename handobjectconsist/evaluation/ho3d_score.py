@@ -358,9 +358,6 @@ def run(argv: Optional[List[str]] = None) -> HO3DScores:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Exit status 0; 1 with one line "error: ..." for a missing or malformed input (or an unwritable --out)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     return run_main(run, argv)
 
 

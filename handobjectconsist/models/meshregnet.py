@@ -14,7 +14,7 @@ from typing import Dict, Optional, Tuple
 import torch
 from torch import nn
 
-from handobjectconsist.datasets import sample_keys as K
+from handobjectconsist.datasets import sample_keys as SK
 from handobjectconsist.models.branches import AbsoluteBranch, ManoBranch
 from handobjectconsist.models.encoder import build_encoder
 from handobjectconsist.models.losses import masked_centroid, masked_mse, masked_smooth_l1
@@ -132,8 +132,8 @@ class MeshRegNet(nn.Module):
         )
 
     # ----------------------------------------------------------------------------------------------------- heads
-    def predict_hand(self, features: torch.Tensor, K_in: torch.Tensor, input_res, sides=None) -> Dict:
-        """Hand mesh, root-centred and in the camera frame. features (B, C); K_in (B, 3, 3); input_res (W, H)."""
+    def predict_hand(self, features: torch.Tensor, K: torch.Tensor, input_res, sides=None) -> Dict:
+        """Hand mesh, root-centred and in the camera frame. features (B, C); K (B, 3, 3); input_res (W, H)."""
         mano = self.mano_branch(features, sides)
         verts, joints = mano["verts3d"], mano["joints3d"]
         if self.adaptor is not None:
@@ -144,7 +144,7 @@ class MeshRegNet(nn.Module):
         hand_prescale, hand_pretrans = raw[:, :1], raw[:, 1:3]
         hand_scale = hand_prescale * self.scale_factor
         hand_trans = hand_pretrans * self.trans_factor
-        recov_joints3d, centre = recover_3d_proj(joints, K_in, hand_scale, hand_trans, input_res)
+        recov_joints3d, centre = recover_3d_proj(joints, K, hand_scale, hand_trans, input_res)
         recov_handverts3d = verts + centre
         return {
             "verts3d": verts,
@@ -153,22 +153,22 @@ class MeshRegNet(nn.Module):
             "pose": mano["pose"],
             "recov_joints3d": recov_joints3d,
             "recov_handverts3d": recov_handverts3d,
-            "joints2d": project_points(recov_joints3d, K_in),
-            "verts2d": project_points(recov_handverts3d, K_in),
+            "joints2d": project_points(recov_joints3d, K),
+            "verts2d": project_points(recov_handverts3d, K),
             "hand_pretrans": hand_pretrans,
             "hand_prescale": hand_prescale,
             "hand_trans": hand_trans,
             "hand_scale": hand_scale,
         }
 
-    def predict_object(self, features: torch.Tensor, can_verts: torch.Tensor, K_in: torch.Tensor, input_res,
+    def predict_object(self, features: torch.Tensor, can_verts: torch.Tensor, K: torch.Tensor, input_res,
                        can_corners: Optional[torch.Tensor] = None) -> Dict:
         """Rigidly posed object: rotation R and centre c from the object head, posed point = R p + c.
 
         Args:
             features: (B, C) encoder features.
             can_verts: (B, N, 3) bbox-centred model vertices (metres).
-            K_in: (B, 3, 3) intrinsics of the network input; input_res (W, H) of the input image.
+            K: (B, 3, 3) intrinsics of the network input; input_res (W, H) of the input image.
             can_corners: (B, 8, 3) the model's bounding-box corners centred like can_verts (OBJ_CAN_CORNERS), or
                 None (FPHAB): then no corner outputs.
         Returns:
@@ -182,11 +182,11 @@ class MeshRegNet(nn.Module):
         obj_trans = obj_pretrans * self.trans_factor
         rotmat = axis_angle_to_matrix(obj_prerot)
         obj_verts3d = can_verts @ rotmat.transpose(1, 2)
-        recov_objverts3d, centre = recover_3d_proj(obj_verts3d, K_in, obj_scale, obj_trans, input_res)
+        recov_objverts3d, centre = recover_3d_proj(obj_verts3d, K, obj_scale, obj_trans, input_res)
         results = {
             "obj_verts3d": obj_verts3d,
             "recov_objverts3d": recov_objverts3d,
-            "obj_verts2d": project_points(recov_objverts3d, K_in),
+            "obj_verts2d": project_points(recov_objverts3d, K),
             "obj_scale": obj_scale,
             "obj_prescale": obj_prescale,
             "obj_prerot": obj_prerot,
@@ -199,7 +199,7 @@ class MeshRegNet(nn.Module):
             results.update({
                 "obj_corners3d": obj_corners3d,
                 "recov_objcorners3d": recov_objcorners3d,
-                "obj_corners2d": project_points(recov_objcorners3d, K_in),
+                "obj_corners2d": project_points(recov_objcorners3d, K),
             })
         return results
 
@@ -209,10 +209,10 @@ class MeshRegNet(nn.Module):
         lam = self.lambdas
         losses: Dict[str, Optional[torch.Tensor]] = {}
         weighted = {}
-        K_in = batch[K.CAM_INTR]
-        affine = batch.get(K.AFFINE)
-        gt_joints = batch.get(K.JOINTS3D)
-        gt_verts = batch.get(K.HAND_VERTS3D)
+        K = batch[SK.CAM_INTR]
+        affine = batch.get(SK.AFFINE)
+        gt_joints = batch.get(SK.JOINTS3D)
+        gt_verts = batch.get(SK.HAND_VERTS3D)
         gt_root = None if gt_joints is None else gt_joints[:, self.center_idx : self.center_idx + 1]
 
         def add(name, weight_key, value):
@@ -229,11 +229,11 @@ class MeshRegNet(nn.Module):
             if gt_verts is not None:
                 add("recov_handverts3d", "mano_lambda_recov_verts3d",
                     masked_mse(results["recov_handverts3d"], gt_verts))
-                gt_verts2d = project_points(gt_verts, K_in)
+                gt_verts2d = project_points(gt_verts, K)
                 add("verts2d", "mano_lambda_verts2d",
                     masked_mse(results["verts2d"] / PIXEL_NORM, gt_verts2d / PIXEL_NORM))
-            if K.JOINTS2D in batch and affine is not None:
-                gt_joints2d = apply_affine_2d(batch[K.JOINTS2D], affine)
+            if SK.JOINTS2D in batch and affine is not None:
+                gt_joints2d = apply_affine_2d(batch[SK.JOINTS2D], affine)
                 add("joints2d", "mano_lambda_joints2d",
                     masked_mse(results["joints2d"] / PIXEL_NORM, gt_joints2d / PIXEL_NORM))
             shape = results["shape"]
@@ -247,16 +247,16 @@ class MeshRegNet(nn.Module):
             losses["mano_reg_loss"] = reg
 
         if "recov_objverts3d" in results:
-            mask = batch.get(K.OBJ_VERTS_MASK)
-            if K.OBJ_VERTS3D in batch:
-                gt_obj = batch[K.OBJ_VERTS3D]
+            mask = batch.get(SK.OBJ_VERTS_MASK)
+            if SK.OBJ_VERTS3D in batch:
+                gt_obj = batch[SK.OBJ_VERTS3D]
                 add("recov_objverts3d", "obj_lambda_recov_verts3d",
                     masked_mse(results["recov_objverts3d"], gt_obj, mask))
                 pred_c = results["obj_verts3d"] - masked_centroid(results["obj_verts3d"], mask)
                 gt_c = gt_obj - masked_centroid(gt_obj, mask)
                 add("objverts3d", "obj_lambda_verts3d", masked_smooth_l1(pred_c, gt_c, mask))
-            if K.OBJ_VERTS2D in batch and affine is not None:
-                gt_obj2d = apply_affine_2d(batch[K.OBJ_VERTS2D], affine)
+            if SK.OBJ_VERTS2D in batch and affine is not None:
+                gt_obj2d = apply_affine_2d(batch[SK.OBJ_VERTS2D], affine)
                 add("objverts2d", "obj_lambda_verts2d",
                     masked_mse(results["obj_verts2d"] / PIXEL_NORM, gt_obj2d / PIXEL_NORM, mask))
 
@@ -272,13 +272,13 @@ class MeshRegNet(nn.Module):
 
     def forward(self, batch: Dict) -> Tuple[torch.Tensor, Dict, Dict]:
         """batch: collated sample dict (sample_keys) on the model's device. Needs IMAGE and CAM_INTR."""
-        images = batch[K.IMAGE]
-        K_in = batch[K.CAM_INTR]
+        images = batch[SK.IMAGE]
+        K = batch[SK.CAM_INTR]
         input_res = (images.shape[3], images.shape[2])
         features = self.base_net(images)
-        results = self.predict_hand(features, K_in, input_res, batch.get(K.SIDE))
-        if K.OBJ_CAN_VERTS in batch:
-            results.update(self.predict_object(features, batch[K.OBJ_CAN_VERTS], K_in, input_res,
-                                               batch.get(K.OBJ_CAN_CORNERS)))
+        results = self.predict_hand(features, K, input_res, batch.get(SK.SIDE))
+        if SK.OBJ_CAN_VERTS in batch:
+            results.update(self.predict_object(features, batch[SK.OBJ_CAN_VERTS], K, input_res,
+                                               batch.get(SK.OBJ_CAN_CORNERS)))
         total, losses = self.compute_losses(batch, results)
         return total, results, losses

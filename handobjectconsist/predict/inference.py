@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from handobjectconsist.datasets import sample_keys as K
+from handobjectconsist.datasets import sample_keys as SK
 from handobjectconsist.datasets.fphab_camera import scale_intrinsics
 from handobjectconsist.datasets.frames import resized_size
 from handobjectconsist.models.trained import LoadedModel
@@ -112,13 +112,13 @@ class FramePredictor:
         image = torch.from_numpy(np.stack(images)).to(self.device).permute(0, 3, 1, 2).float() / 255.0 - 0.5
         batch_size = len(frames)
         batch = {
-            K.IMAGE: image,
-            K.CAM_INTR: torch.as_tensor(self.net_intrinsics, dtype=torch.float32, device=self.device)
+            SK.IMAGE: image,
+            SK.CAM_INTR: torch.as_tensor(self.net_intrinsics, dtype=torch.float32, device=self.device)
             .expand(batch_size, 3, 3).contiguous(),
-            K.SIDE: [self.side] * batch_size,
+            SK.SIDE: [self.side] * batch_size,
         }
         if self._can is not None:
-            batch[K.OBJ_CAN_VERTS] = self._can.expand(batch_size, -1, -1).contiguous()
+            batch[SK.OBJ_CAN_VERTS] = self._can.expand(batch_size, -1, -1).contiguous()
         return batch
 
     @torch.no_grad()
@@ -131,8 +131,8 @@ class FramePredictor:
     def __call__(self, frames: List[np.ndarray]) -> FramePredictions:
         results = self.raw_results(frames)
         joints3d = results["recov_joints3d"].double()
-        K_user = torch.as_tensor(self.intrinsics, device=joints3d.device).expand(joints3d.shape[0], 3, 3)
-        joints2d = project_points(joints3d, K_user)
+        K = torch.as_tensor(self.intrinsics, device=joints3d.device).expand(joints3d.shape[0], 3, 3)
+        joints2d = project_points(joints3d, K)
         obj_verts = results.get("recov_objverts3d") if self.obj is not None else None
         return FramePredictions(
             hand_verts=results["recov_handverts3d"].cpu().numpy(),

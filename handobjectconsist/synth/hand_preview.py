@@ -51,9 +51,6 @@ def draw_mesh(ax, verts: np.ndarray, faces: np.ndarray, rotation: np.ndarray, co
 
 def save_preview(path, meshes: list, titles: list, views=("back", "palm", "thumb side", "oblique")) -> Path:
     """Grid figure: one row per mesh (verts (V,3), faces (F,3)), one column per named view. Returns path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows, cols = len(meshes), len(views)

@@ -9,13 +9,10 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import matplotlib
+import matplotlib.pyplot as plt
+import yaml
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import yaml  # noqa: E402
-
-from libyana.fileio import atomic_write_text  # noqa: E402
+from libyana.fileio import atomic_write_text
 
 
 CURVE_METRICS = (

@@ -1,20 +1,18 @@
-"""Figure of a few samples of a batch: predicted vs GT joints and object vertices (matplotlib, Agg backend)."""
+"""Figure of a few samples of a batch: predicted vs GT joints and object vertices (matplotlib, written to a file;
+the command lines select the Agg backend in handobjectconsist.entry.run_main)."""
 
 from pathlib import Path
 from typing import Dict
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from handobjectconsist.datasets import sample_keys as K  # noqa: E402
-from handobjectconsist.mano.joints import SKELETON_LINKS  # noqa: E402
-from libyana.boxes import box_edge_segments  # noqa: E402
-from libyana.camutils import project_points  # noqa: E402
-from libyana.transforms2d import apply_affine_2d  # noqa: E402
+from handobjectconsist.datasets import sample_keys as SK
+from handobjectconsist.mano.joints import SKELETON_LINKS
+from libyana.boxes import box_edge_segments
+from libyana.camutils import project_points
+from libyana.transforms2d import apply_affine_2d
 
 
 def _draw_hand(ax, joints2d: np.ndarray, color: str, label: str) -> None:
@@ -34,30 +32,30 @@ def save_sample_figure(batch: Dict, results: Dict, path, max_rows: int = 4) -> P
     and object vertices in input pixels, plus the object's bounding box (12 edges) where the batch has corners
     (OBJ_CORNERS2D, HO3D) and the results have obj_corners2d; camera-space x-y view; y-z view (metres). Returns the
     written path."""
-    images = batch[K.IMAGE].detach().cpu()
+    images = batch[SK.IMAGE].detach().cpu()
     rows = min(max_rows, images.shape[0])
-    K_in = batch[K.CAM_INTR].detach().cpu().float()
+    K = batch[SK.CAM_INTR].detach().cpu().float()
     fig, axes = plt.subplots(rows, 3, figsize=(12, 3 * rows), squeeze=False)
     for row in range(rows):
         image = (images[row].permute(1, 2, 0).float().numpy() + 0.5).clip(0, 1)
         ax = axes[row, 0]
         ax.imshow(image)
-        if K.JOINTS2D in batch and K.AFFINE in batch:
-            gt2d = apply_affine_2d(batch[K.JOINTS2D][row : row + 1].cpu().float(), batch[K.AFFINE][row : row + 1].cpu())
+        if SK.JOINTS2D in batch and SK.AFFINE in batch:
+            gt2d = apply_affine_2d(batch[SK.JOINTS2D][row : row + 1].cpu().float(), batch[SK.AFFINE][row : row + 1].cpu())
             _draw_hand(ax, gt2d[0].numpy(), "limegreen", "GT joints")
         if "joints2d" in results:
             _draw_hand(ax, results["joints2d"][row].detach().cpu().float().numpy(), "red", "pred joints")
-        mask = batch.get(K.OBJ_VERTS_MASK)
+        mask = batch.get(SK.OBJ_VERTS_MASK)
         keep = slice(None) if mask is None else mask[row].cpu().numpy().astype(bool)
-        if K.OBJ_VERTS3D in batch:
-            gt_obj = project_points(batch[K.OBJ_VERTS3D][row : row + 1].cpu().float(), K_in[row : row + 1])[0]
+        if SK.OBJ_VERTS3D in batch:
+            gt_obj = project_points(batch[SK.OBJ_VERTS3D][row : row + 1].cpu().float(), K[row : row + 1])[0]
             ax.scatter(*gt_obj.numpy()[keep].T, s=2, c="blue", label="GT object")
         if "obj_verts2d" in results:
             ax.scatter(*results["obj_verts2d"][row].detach().cpu().float().numpy()[keep].T, s=2, c="orange",
                        label="pred object")
-        if K.OBJ_CORNERS2D in batch and K.AFFINE in batch:
-            gt_corners = apply_affine_2d(batch[K.OBJ_CORNERS2D][row : row + 1].cpu().float(),
-                                         batch[K.AFFINE][row : row + 1].cpu())
+        if SK.OBJ_CORNERS2D in batch and SK.AFFINE in batch:
+            gt_corners = apply_affine_2d(batch[SK.OBJ_CORNERS2D][row : row + 1].cpu().float(),
+                                         batch[SK.AFFINE][row : row + 1].cpu())
             _draw_box(ax, gt_corners[0].numpy(), "blue", "GT box")
         if "obj_corners2d" in results:
             _draw_box(ax, results["obj_corners2d"][row].detach().cpu().float().numpy(), "orange", "pred box")
@@ -66,9 +64,9 @@ def save_sample_figure(batch: Dict, results: Dict, path, max_rows: int = 4) -> P
         ax.axis("off")
         for col, (i, j, names) in enumerate(((0, 1, "x-y"), (2, 1, "z-y")), start=1):
             ax3 = axes[row, col]
-            for key, res_key, color_gt, color_pred in ((K.JOINTS3D, "recov_joints3d", "limegreen", "red"),
-                                                         (K.OBJ_VERTS3D, "recov_objverts3d", "blue", "orange")):
-                sel = keep if key == K.OBJ_VERTS3D else slice(None)
+            for key, res_key, color_gt, color_pred in ((SK.JOINTS3D, "recov_joints3d", "limegreen", "red"),
+                                                         (SK.OBJ_VERTS3D, "recov_objverts3d", "blue", "orange")):
+                sel = keep if key == SK.OBJ_VERTS3D else slice(None)
                 if key in batch:
                     pts = batch[key][row].detach().cpu().float().numpy()[sel]
                     ax3.scatter(pts[:, i], pts[:, j], s=2, c=color_gt)

@@ -19,20 +19,18 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib.colors import Normalize
+from scipy.spatial.transform import Rotation
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from matplotlib.colors import Normalize  # noqa: E402
-from scipy.spatial.transform import Rotation  # noqa: E402
-
-from handobjectconsist.render import shade_mesh  # noqa: E402
-from libyana.boxes import box_edge_segments  # noqa: E402
-from libyana.camutils import project_points  # noqa: E402
-from libyana.fileio import atomic_path  # noqa: E402
-from libyana.meshutils import concat_meshes  # noqa: E402
+from handobjectconsist.render import shade_mesh
+from libyana.boxes import box_edge_segments
+from libyana.camutils import project_points
+from libyana.fileio import atomic_path
+from libyana.meshutils import concat_meshes
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 

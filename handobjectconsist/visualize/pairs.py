@@ -7,15 +7,12 @@ yellow-green), 0.5 = -u, 0.75 = -v), saturation 1, value = |flow| / max_magnitud
 from pathlib import Path
 from typing import Dict, Optional
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.colors import hsv_to_rgb
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.colors import hsv_to_rgb  # noqa: E402
-
-from handobjectconsist.datasets import sample_keys as K  # noqa: E402
+from handobjectconsist.datasets import sample_keys as K
 
 COLUMNS = ("query image", "reference image", "flow on reference", "masks (red: coverage, yellow: used)",
            "warped query (used pixels)", "|difference|")

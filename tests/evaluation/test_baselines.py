@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from handobjectconsist.datasets import sample_keys as K
+from handobjectconsist.datasets import sample_keys as SK
 from handobjectconsist.evaluation.baselines import MeanPoseBaseline
 from handobjectconsist.evaluation.evaluator import HandObjectEvaluator
 
@@ -12,9 +12,9 @@ def _batch(offsets, names):
     joints[:, :, 0] += torch.tensor(offsets).view(B, 1)
     objs = torch.zeros(B, 4, 3) + torch.tensor([0.0, 0.0, 0.6])
     objs[:, :, 1] += torch.tensor(offsets).view(B, 1)
-    K_ = torch.tensor([[100.0, 0, 32], [0, 100.0, 18], [0, 0, 1]]).expand(B, 3, 3)
-    return {K.IMAGE: torch.zeros(B, 3, 4, 4), K.JOINTS3D: joints, K.OBJ_VERTS3D: objs, K.OBJ_NAME: names,
-            K.OBJ_VERTS_MASK: torch.ones(B, 4, dtype=torch.bool), K.CAM_INTR: K_}
+    K = torch.tensor([[100.0, 0, 32], [0, 100.0, 18], [0, 0, 1]]).expand(B, 3, 3)
+    return {SK.IMAGE: torch.zeros(B, 3, 4, 4), SK.JOINTS3D: joints, SK.OBJ_VERTS3D: objs, SK.OBJ_NAME: names,
+            SK.OBJ_VERTS_MASK: torch.ones(B, 4, dtype=torch.bool), SK.CAM_INTR: K}
 
 
 def test_mean_pose_error_is_half_the_spread():

@@ -6,7 +6,7 @@ import torch
 from scipy.spatial.transform import Rotation
 from torch import nn
 
-from handobjectconsist.datasets import sample_keys as K
+from handobjectconsist.datasets import sample_keys as SK
 from handobjectconsist.models.meshregnet import MeshRegNet
 from libyana.boxes import box_corners, box_edge_segments
 
@@ -35,9 +35,9 @@ def posed(mano_root):
     corners = torch.tensor(box_corners(-HALF, HALF), dtype=torch.float32)
     inside = (torch.rand(5, 3) * 2 - 1) * torch.tensor(HALF, dtype=torch.float32)
     can_verts = torch.cat([corners, inside])[None].repeat(2, 1, 1)
-    K_in = torch.tensor([[FX, 0, CX], [0, FX, CY], [0, 0, 1]]).expand(2, 3, 3)
-    batch = {K.IMAGE: torch.zeros(2, 3, HEIGHT, WIDTH), K.CAM_INTR: K_in, K.OBJ_CAN_VERTS: can_verts,
-             K.OBJ_CAN_CORNERS: corners[None].repeat(2, 1, 1)}
+    K = torch.tensor([[FX, 0, CX], [0, FX, CY], [0, 0, 1]]).expand(2, 3, 3)
+    batch = {SK.IMAGE: torch.zeros(2, 3, HEIGHT, WIDTH), SK.CAM_INTR: K, SK.OBJ_CAN_VERTS: can_verts,
+             SK.OBJ_CAN_CORNERS: corners[None].repeat(2, 1, 1)}
     with torch.no_grad():
         _, results, _ = model(batch)
     return results
@@ -70,9 +70,9 @@ def test_corners_move_exactly_like_the_object_vertices(posed):
 
 def test_no_corner_outputs_without_canonical_corners(mano_root):
     model = MeshRegNet(mano_root, encoder_arch="tiny").eval()
-    batch = {K.IMAGE: torch.zeros(1, 3, HEIGHT, WIDTH),
-             K.CAM_INTR: torch.tensor([[FX, 0, CX], [0, FX, CY], [0, 0, 1]])[None],
-             K.OBJ_CAN_VERTS: torch.rand(1, 10, 3) * 0.05}
+    batch = {SK.IMAGE: torch.zeros(1, 3, HEIGHT, WIDTH),
+             SK.CAM_INTR: torch.tensor([[FX, 0, CX], [0, FX, CY], [0, 0, 1]])[None],
+             SK.OBJ_CAN_VERTS: torch.rand(1, 10, 3) * 0.05}
     with torch.no_grad():
         _, results, _ = model(batch)
     assert "recov_objverts3d" in results

@@ -4,7 +4,7 @@ import pytest
 import torch
 import trimesh
 
-from handobjectconsist.datasets import sample_keys as K
+from handobjectconsist.datasets import sample_keys as SK
 from handobjectconsist.datasets.collate import collate_samples
 from handobjectconsist.mano import ManoLayer
 from handobjectconsist.models.meshregnet import MeshRegNet
@@ -40,10 +40,10 @@ def _reference_near_prediction(model, query, shift=(0.004, -0.003, 0.0)):
         _, results, _ = model(query)
     ref = _clone_batch(query)
     offset = torch.tensor(shift)
-    ref[K.HAND_VERTS3D] = results["recov_handverts3d"] + offset
-    ref[K.OBJ_VERTS3D] = results["recov_objverts3d"] + offset
-    ref[K.IMAGE] = torch.roll(query[K.IMAGE], shifts=1, dims=3)
-    ref[K.DIST2QUERY] = torch.ones(query[K.IMAGE].shape[0], dtype=torch.long)
+    ref[SK.HAND_VERTS3D] = results["recov_handverts3d"] + offset
+    ref[SK.OBJ_VERTS3D] = results["recov_objverts3d"] + offset
+    ref[SK.IMAGE] = torch.roll(query[SK.IMAGE], shifts=1, dims=3)
+    ref[SK.DIST2QUERY] = torch.ones(query[SK.IMAGE].shape[0], dtype=torch.long)
     return ref
 
 
@@ -53,19 +53,19 @@ def test_gradient_reaches_only_the_query_frame(model, toy_query, gt_refs):
     warp = WarpRegNet(model, lambda_data=1.0, lambda_consist=1.0, gt_refs=gt_refs, progressive_steps=0)
     query = _clone_batch(toy_query)
     ref = _reference_near_prediction(model, query)
-    gt_before = {key: ref[key].clone() for key in (K.HAND_VERTS3D, K.OBJ_VERTS3D, K.JOINTS3D)}
-    query[K.IMAGE] = query[K.IMAGE].clone().requires_grad_()
-    ref[K.IMAGE] = ref[K.IMAGE].clone().requires_grad_()
-    ref[K.HAND_VERTS3D] = ref[K.HAND_VERTS3D].clone().requires_grad_()
-    ref[K.OBJ_VERTS3D] = ref[K.OBJ_VERTS3D].clone().requires_grad_()
+    gt_before = {key: ref[key].clone() for key in (SK.HAND_VERTS3D, SK.OBJ_VERTS3D, SK.JOINTS3D)}
+    query[SK.IMAGE] = query[SK.IMAGE].clone().requires_grad_()
+    ref[SK.IMAGE] = ref[SK.IMAGE].clone().requires_grad_()
+    ref[SK.HAND_VERTS3D] = ref[SK.HAND_VERTS3D].clone().requires_grad_()
+    ref[SK.OBJ_VERTS3D] = ref[SK.OBJ_VERTS3D].clone().requires_grad_()
     model.zero_grad(set_to_none=True)
     loss, _, losses, extras = warp([query, ref])
     assert extras["pairs"][0]["mask_fwd"].sum() > 20, "precondition: the flow must cover pixels"
     assert losses["warp_loss"] > 0
     loss.backward()
-    assert ref[K.IMAGE].grad is None or not ref[K.IMAGE].grad.any()
-    assert ref[K.HAND_VERTS3D].grad is None and ref[K.OBJ_VERTS3D].grad is None
-    assert query[K.IMAGE].grad is not None and query[K.IMAGE].grad.abs().sum() > 0  # through the network only
+    assert ref[SK.IMAGE].grad is None or not ref[SK.IMAGE].grad.any()
+    assert ref[SK.HAND_VERTS3D].grad is None and ref[SK.OBJ_VERTS3D].grad is None
+    assert query[SK.IMAGE].grad is not None and query[SK.IMAGE].grad.abs().sum() > 0  # through the network only
     for key, value in gt_before.items():
         assert torch.equal(ref[key].detach(), value), f"{key} was modified"
     assert model.base_net is not None and any(p.grad is not None and p.grad.abs().sum() > 0
@@ -88,10 +88,10 @@ def test_warp_gradient_moves_only_query_predictions(model, toy_query):
     _, results, _ = model(query)
     hand = results["recov_handverts3d"].detach().requires_grad_()
     obj = results["recov_objverts3d"].detach().requires_grad_()
-    verts_q, faces = hand_object_mesh(hand, warp.hand_faces, obj, query[K.OBJ_FACES], query.get(K.OBJ_VERTS_MASK),
-                                      query.get(K.OBJ_FACES_MASK))
-    verts_r, _ = hand_object_mesh(ref[K.HAND_VERTS3D], warp.hand_faces, ref[K.OBJ_VERTS3D], query[K.OBJ_FACES],
-                                  ref.get(K.OBJ_VERTS_MASK))
+    verts_q, faces = hand_object_mesh(hand, warp.hand_faces, obj, query[SK.OBJ_FACES], query.get(SK.OBJ_VERTS_MASK),
+                                      query.get(SK.OBJ_FACES_MASK))
+    verts_r, _ = hand_object_mesh(ref[SK.HAND_VERTS3D], warp.hand_faces, ref[SK.OBJ_VERTS3D], query[SK.OBJ_FACES],
+                                  ref.get(SK.OBJ_VERTS_MASK))
     pair_loss, _ = pair_warp_loss(verts_q, verts_r, faces, query, ref, warp.wrist_face_ids)
     pair_loss.mean().backward()
     torch.autograd.backward([results["recov_handverts3d"], results["recov_objverts3d"]], [hand.grad, obj.grad])
@@ -107,8 +107,8 @@ def test_frame_paired_with_itself_gives_zero_warp_loss(model, toy_query):
     warp = WarpRegNet(model, lambda_data=1.0, lambda_consist=1.0, gt_refs=True, progressive_steps=0)  # lambda_d = 0
     query = _clone_batch(toy_query)
     ref = _reference_near_prediction(model, query)
-    ref[K.IMAGE] = query[K.IMAGE].clone()
-    ref[K.DIST2QUERY] = torch.tensor([0, 1])  # sample 0 is a self pair, sample 1 a real pair
+    ref[SK.IMAGE] = query[SK.IMAGE].clone()
+    ref[SK.DIST2QUERY] = torch.tensor([0, 1])  # sample 0 is a self pair, sample 1 a real pair
     _, _, losses, extras = warp([query, ref])
     pair = extras["pairs"][0]
     assert pair["mask_fwd"][0].sum() > 0  # the flow is valid there, yet ...
@@ -116,7 +116,7 @@ def test_frame_paired_with_itself_gives_zero_warp_loss(model, toy_query):
     assert losses["warp_loss"] == pytest.approx(pair["loss_fwd"][1].item() / 2)  # 0 for sample 0, batch mean
 
     model.zero_grad(set_to_none=True)
-    ref[K.DIST2QUERY] = torch.tensor([0, 0])
+    ref[SK.DIST2QUERY] = torch.tensor([0, 0])
     loss, _, losses, _ = warp([query, ref])
     assert losses["warp_loss"].item() == 0.0
     loss.backward()
@@ -125,9 +125,9 @@ def test_frame_paired_with_itself_gives_zero_warp_loss(model, toy_query):
 
 def test_identical_meshes_and_images_give_exactly_zero(toy_query, mano_root):
     layer = ManoLayer(mano_root)
-    verts = toy_query[K.HAND_VERTS3D]
+    verts = toy_query[SK.HAND_VERTS3D]
     faces = layer.closed_faces
-    frame = {K.IMAGE: toy_query[K.IMAGE], K.CAM_INTR: toy_query[K.CAM_INTR]}
+    frame = {SK.IMAGE: toy_query[SK.IMAGE], SK.CAM_INTR: toy_query[SK.CAM_INTR]}
     loss, out = pair_warp_loss(verts, verts.clone(), faces, frame, dict(frame), layer.wrist_face_ids)
     assert out["mask_fwd"].sum() > 0
     assert torch.equal(loss, torch.zeros_like(loss))
@@ -182,12 +182,12 @@ def test_padded_object_faces_are_not_rendered(mano_root):
     faces_padded = torch.cat([faces, torch.tensor([[0, 8, 9]])]).unsqueeze(0)
     verts_mask = torch.tensor([[True] * 8 + [False] * 2])
     faces_mask = torch.tensor([[True] * len(faces) + [False]])
-    K_ = torch.tensor([[[60.0, 0, 31.5], [0, 60.0, 23.5], [0, 0, 1]]])
+    K = torch.tensor([[[60.0, 0, 31.5], [0, 60.0, 23.5], [0, 0, 1]]])
     verts_all, faces_all = hand_object_mesh(hand, layer.closed_faces, obj_padded, faces_padded, verts_mask, faces_mask)
-    covered = rasterize(verts_all, faces_all, K_, (48, 64)).mask
-    expected = rasterize(obj, faces, K_, (48, 64)).mask
+    covered = rasterize(verts_all, faces_all, K, (48, 64)).mask
+    expected = rasterize(obj, faces, K, (48, 64)).mask
     assert torch.equal(covered, expected)
-    assert torch.isfinite(project_points(verts_all, K_)).all()
+    assert torch.isfinite(project_points(verts_all, K)).all()
 
 
 # --------------------------------------------------------------------------------------------- closed loop
@@ -212,7 +212,7 @@ def test_photometric_loss_alone_recovers_query_hand_and_object(mano_root):
     sphere = trimesh.creation.icosphere(subdivisions=2)
     obj_can = torch.tensor(sphere.vertices, dtype=torch.float32) * torch.tensor([0.03, 0.05, 0.03])
     obj_faces = torch.tensor(sphere.faces, dtype=torch.long)
-    K_ = torch.tensor([[[110.0, 0, (W - 1) / 2], [0, 110.0, (H - 1) / 2], [0, 0, 1]]])
+    K = torch.tensor([[[110.0, 0, (W - 1) / 2], [0, 110.0, (H - 1) / 2], [0, 0, 1]]])
 
     pose_r = torch.cat([torch.tensor([[1.5, 0.0, 0.3]]), 0.15 * torch.randn(1, 45, generator=gen)], 1)
     trans_r, rot_r, otrans_r = torch.tensor([[-0.02, -0.01, 0.35]]), torch.tensor([[0.3, 0.2, 0.1]]), \
@@ -231,13 +231,13 @@ def test_photometric_loss_alone_recovers_query_hand_and_object(mano_root):
 
     def image(hand, obj):
         verts, faces = hand_object_mesh(hand, layer.closed_faces, obj, obj_faces)
-        return shade_mesh(verts, faces, K_, (H, W), colors, background=background, ambient=1.0, diffuse=0.0)["rgb"] - 0.5
+        return shade_mesh(verts, faces, K, (H, W), colors, background=background, ambient=1.0, diffuse=0.0)["rgb"] - 0.5
 
     with torch.no_grad():
         hand_r, obj_r = _scene(layer, obj_can, pose_r, trans_r, rot_r, otrans_r)
         hand_q, obj_q = _scene(layer, obj_can, pose_q, trans_q, rot_q, otrans_q)
-        ref = {K.IMAGE: image(hand_r, obj_r), K.CAM_INTR: K_, K.DIST2QUERY: torch.tensor([1])}
-        query = {K.IMAGE: image(hand_q, obj_q), K.CAM_INTR: K_}
+        ref = {SK.IMAGE: image(hand_r, obj_r), SK.CAM_INTR: K, SK.DIST2QUERY: torch.tensor([1])}
+        query = {SK.IMAGE: image(hand_q, obj_q), SK.CAM_INTR: K}
     verts_ref, faces = hand_object_mesh(hand_r, layer.closed_faces, obj_r, obj_faces)
 
     root = (pose_q[:, :3] + torch.tensor([[0.08, 0.06, -0.05]])).requires_grad_()
@@ -256,7 +256,7 @@ def test_photometric_loss_alone_recovers_query_hand_and_object(mano_root):
         with torch.no_grad():
             hand, obj = current()
             err3d = [(hand - hand_q).norm(dim=-1).mean(), (obj - obj_q).norm(dim=-1).mean()]
-            err2d = [(project_points(a, K_) - project_points(b, K_)).norm(dim=-1).mean()
+            err2d = [(project_points(a, K) - project_points(b, K)).norm(dim=-1).mean()
                      for a, b in ((hand, hand_q), (obj, obj_q))]
         return [float(e) for e in err3d + err2d]
 

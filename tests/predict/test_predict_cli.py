@@ -14,7 +14,7 @@ import torch
 import trimesh
 from PIL import Image
 
-from handobjectconsist.datasets import sample_keys as K
+from handobjectconsist.datasets import sample_keys as SK
 from handobjectconsist.datasets.collate import collate_samples
 from handobjectconsist.datasets.fphab_camera import intrinsics_for_width, scale_intrinsics
 from handobjectconsist.datasets.meshes import load_mesh
@@ -89,14 +89,14 @@ def test_predictions_equal_the_models_on_the_dataset_frames(native_run, checkpoi
     """Same resize, intrinsics and canonical object as the dataset reader at --input_width: same predictions."""
     out, _ = native_run
     dataset = build_eval_dataset("fhbhands", fphab_tiny_root, "test", mano_root, input_width=INPUT_WIDTH)
-    samples = sorted((s for s in (dataset[i] for i in range(len(dataset))) if s[K.SEQ_NAME] == SEQ),
-                     key=lambda s: s[K.FRAME_IDX])
+    samples = sorted((s for s in (dataset[i] for i in range(len(dataset))) if s[SK.SEQ_NAME] == SEQ),
+                     key=lambda s: s[SK.FRAME_IDX])
     assert len(samples) == NUM_FRAMES
     model = load_trained_model(checkpoint).model
     with torch.no_grad():
         _, results, _ = model(collate_samples(samples))
     for b, sample in enumerate(samples):
-        name = f"color_{sample[K.FRAME_IDX]:04d}"
+        name = f"color_{sample[SK.FRAME_IDX]:04d}"
         joints3d, _, _ = _joints(out, name)
         np.testing.assert_allclose(joints3d, results["recov_joints3d"][b].numpy(), atol=2e-5)
         np.testing.assert_allclose(_mesh(out / "meshes" / f"{name}_hand.obj")[0],

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from handobjectconsist.consistency import mesh_pair_flow
-from handobjectconsist.datasets import sample_keys as K
+from handobjectconsist.datasets import sample_keys as SK
 from handobjectconsist.models.warpreg import pair_warp_loss
 from handobjectconsist.visualize.pairs import COLUMNS, flow_to_rgb, save_pair_figure
 
@@ -35,12 +35,12 @@ def test_pair_figure_is_written(tmp_path):
     verts_ref = torch.tensor([[[-0.1, -0.1, 1.0], [0.1, -0.1, 1.0], [0.1, 0.1, 1.0], [-0.1, 0.1, 1.0]]])
     verts_query = verts_ref + torch.tensor([0.02, 0.0, 0.0])
     faces = torch.tensor([[0, 1, 2], [0, 2, 3]])
-    K_ = torch.tensor([[[100.0, 0, 15.5], [0, 100.0, 11.5], [0, 0, 1]]])
+    K = torch.tensor([[[100.0, 0, 15.5], [0, 100.0, 11.5], [0, 0, 1]]])
     image = torch.rand(1, 3, 24, 32) - 0.5
-    frame_q = {K.IMAGE: image, K.CAM_INTR: K_}
-    frame_r = {K.IMAGE: torch.roll(image, -2, dims=3), K.CAM_INTR: K_}
+    frame_q = {SK.IMAGE: image, SK.CAM_INTR: K}
+    frame_r = {SK.IMAGE: torch.roll(image, -2, dims=3), SK.CAM_INTR: K}
     _, pair = pair_warp_loss(verts_query, verts_ref, faces, frame_q, frame_r)
-    flow = mesh_pair_flow(verts_query, verts_ref, faces, K_, K_, (24, 32))
+    flow = mesh_pair_flow(verts_query, verts_ref, faces, K, K, (24, 32))
     assert torch.allclose(flow.flow_ref[0, 0][flow.mask_ref[0, 0] > 0], torch.tensor(2.0), atol=1e-4)
     path = save_pair_figure(frame_q, frame_r, pair, tmp_path / "figs" / "pair.png", title="test")
     with Image.open(path) as png:
