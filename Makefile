@@ -22,7 +22,8 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@start=$$(date +%s); $(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	echo "== make test: $$(( $$(date +%s) - start )) s wall time (pytest exit status $$status)"; exit $$status
 
 demo: $(STAMP)
 	$(PY) -m handobjectconsist.demo

@@ -20,20 +20,20 @@ def tiny_pair():
     return pred, target, mask
 
 
-def test_l1_hand_computed():
+def test_l1_hand_computed(device):
     pred, target, mask = tiny_pair()
     loss = photometric_criterion(pred, target, mask, "l1")
     assert torch.allclose(loss, torch.tensor([(1 + 3 + 4 + 3 * 0.5) / 6, 1.0]))
 
 
-def test_l2_hand_computed():
+def test_l2_hand_computed(device):
     pred, target, mask = tiny_pair()
     loss = photometric_criterion(pred, target, mask, "l2")
     assert torch.allclose(loss, torch.tensor([(1 + 9 + 16 + 3 * 0.25) / 6, 1.0]))
 
 
 @pytest.mark.parametrize("criterion", ["l1", "l2", "ssim"])
-def test_empty_mask_gives_zero_and_finite_grad(criterion):
+def test_empty_mask_gives_zero_and_finite_grad(criterion, device):
     torch.manual_seed(0)
     pred = torch.rand(2, 3, 16, 16, requires_grad=True)
     target = torch.rand(2, 3, 16, 16)
@@ -47,14 +47,14 @@ def test_empty_mask_gives_zero_and_finite_grad(criterion):
     assert pred.grad[0].abs().sum() == 0
 
 
-def test_dssim_of_identical_images_is_zero():
+def test_dssim_of_identical_images_is_zero(device):
     torch.manual_seed(1)
     image = torch.rand(2, 3, 20, 24) - 0.5
     loss = photometric_criterion(image, image.clone(), torch.ones(2, 1, 20, 24), "ssim")
     assert torch.allclose(loss, torch.zeros(2), atol=1e-6)
 
 
-def test_dssim_of_constant_images_is_the_luminance_term():
+def test_dssim_of_constant_images_is_the_luminance_term(device):
     # For constant images a, b the variances and covariance vanish, so SSIM = (2ab + c1) / (a^2 + b^2 + c1).
     a, b = 0.3, -0.1
     c1 = (0.01 * 1.0) ** 2
@@ -65,6 +65,6 @@ def test_dssim_of_constant_images_is_the_luminance_term():
     assert abs(loss.item() - expected) < 1e-5
 
 
-def test_unknown_criterion_is_reported():
+def test_unknown_criterion_is_reported(device):
     with pytest.raises(ValueError, match="ssim"):
         photometric_criterion(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 4), torch.ones(1, 1, 4, 4), "l3")

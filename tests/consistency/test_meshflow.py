@@ -8,7 +8,7 @@ from libyana.meshutils import concat_meshes
 
 HEIGHT, WIDTH = 72, 96
 FOCAL, CU, CV = 80.0, 47.3, 35.6
-K = intrinsics(FOCAL, CU, CV)
+K_CPU = intrinsics(FOCAL, CU, CV)
 
 
 def in_box(u_lo, u_hi, v_lo, v_hi, margin):
@@ -26,7 +26,8 @@ def plane_box(half, depth, offset=(0.0, 0.0)):
             CV + FOCAL * (oy - half) / depth, CV + FOCAL * (oy + half) / depth)
 
 
-def test_fronto_parallel_translation_gives_the_exact_constant_flow():
+def test_fronto_parallel_translation_gives_the_exact_constant_flow(device):
+    K = K_CPU.to(device)
     verts, faces = grid_plane(0.5, 0.5, 2.0, 4)
     shift = torch.tensor([0.1, -0.05, 0.0], dtype=torch.float64)
     result = mesh_pair_flow((verts + shift)[None], verts[None], faces, K, K, (HEIGHT, WIDTH))
@@ -49,7 +50,8 @@ def test_fronto_parallel_translation_gives_the_exact_constant_flow():
         assert (result.flow_query[0, channel][mask_query] + expected[channel]).abs().max() < 1e-6
 
 
-def test_rotated_tilted_plane_matches_ray_cast_motion():
+def test_rotated_tilted_plane_matches_ray_cast_motion(device):
+    K = K_CPU.to(device)
     depth = 2.0
     verts, faces = grid_plane(0.6, 0.6, 0.0, 12)
     centre = torch.tensor([0.05, -0.02, depth], dtype=torch.float64)
@@ -76,7 +78,8 @@ def test_rotated_tilted_plane_matches_ray_cast_motion():
     assert error.mean() < 0.012
 
 
-def test_flow_gradient_reaches_only_the_query_vertices():
+def test_flow_gradient_reaches_only_the_query_vertices(device):
+    K = K_CPU.to(device)
     verts, faces = grid_plane(0.5, 0.5, 2.0, 3)
     shift = torch.tensor([0.02, 0.01, 0.0], dtype=torch.float64, requires_grad=True)
     verts_ref = verts[None].clone().requires_grad_(False)
@@ -89,7 +92,8 @@ def test_flow_gradient_reaches_only_the_query_vertices():
     assert abs(shift.grad[1].item()) < 1e-9
 
 
-def test_identical_meshes_give_zero_flow_and_full_coverage():
+def test_identical_meshes_give_zero_flow_and_full_coverage(device):
+    K = K_CPU.to(device)
     verts, faces = grid_plane(0.5, 0.4, 1.5, 3)
     result = mesh_pair_flow(verts[None], verts[None], faces, K, K, (HEIGHT, WIDTH))
     assert (result.flow_ref == 0).all() and (result.flow_query == 0).all()
@@ -97,7 +101,8 @@ def test_identical_meshes_give_zero_flow_and_full_coverage():
     assert result.mask_ref.sum() > 1000
 
 
-def test_ignored_faces_are_excluded():
+def test_ignored_faces_are_excluded(device):
+    K = K_CPU.to(device)
     verts, faces = grid_plane(0.5, 0.5, 2.0, 4)
     centroids_x = verts[faces].mean(1)[:, 0]
     ignore = torch.nonzero(centroids_x < 0).squeeze(1)  # the left half of the square
@@ -113,7 +118,8 @@ def test_ignored_faces_are_excluded():
     assert not query_mask[in_box(box[0] + 0.8, CU + 0.8, box[2], box[3], margin=0.0)].any()
 
 
-def test_pixels_hidden_by_a_moving_occluder_are_masked():
+def test_pixels_hidden_by_a_moving_occluder_are_masked(device):
+    K = K_CPU.to(device)
     background, bg_faces = grid_plane(2.0, 1.5, 3.0, 2)  # covers the whole image
     occluder, occ_faces = grid_plane(0.1, 0.1, 1.5, 1)
     occluder_ref = occluder + torch.tensor([-0.1, 0.0, 0.0], dtype=torch.float64)
@@ -144,7 +150,7 @@ def test_pixels_hidden_by_a_moving_occluder_are_masked():
     assert loose.mask_ref[0, 0][hidden_in_query].bool().all()
 
 
-def test_round_trip_threshold_is_a_fraction_of_the_longer_image_side():
+def test_round_trip_threshold_is_a_fraction_of_the_longer_image_side(device):
     from handobjectconsist.consistency.meshflow import forward_backward_consistency
 
     height, width = 50, 100  # threshold 0.03 -> 3 px on both axes (upstream's square render of side 100)

@@ -12,7 +12,7 @@ from handobjectconsist.render import interpolate_attributes, rasterize
 from libyana.camutils import project_points
 
 HEIGHT, WIDTH = 72, 96
-K = intrinsics(80.0, 47.5, 35.5, dtype=torch.float32)
+K_CPU = intrinsics(80.0, 47.5, 35.5, dtype=torch.float32)
 
 
 def constant_flow_pair(du, height=12, width=16):
@@ -22,7 +22,7 @@ def constant_flow_pair(du, height=12, width=16):
     return MeshPairFlow(flow, ones, -flow, ones.clone(), ones.clone(), ones.clone())
 
 
-def test_masks_combine_warp_validity_padding_and_flow_mask():
+def test_masks_combine_warp_validity_padding_and_flow_mask(device):
     height, width = 12, 16
     torch.manual_seed(0)
     image_query = torch.rand(1, 3, height, width)
@@ -47,7 +47,7 @@ def test_masks_combine_warp_validity_padding_and_flow_mask():
     assert "loss_bwd" not in out
 
 
-def test_backward_term_is_added_when_requested():
+def test_backward_term_is_added_when_requested(device):
     torch.manual_seed(1)
     images = torch.rand(2, 1, 3, 12, 16)
     flow = constant_flow_pair(-1.0)
@@ -58,7 +58,8 @@ def test_backward_term_is_added_when_requested():
     assert out["mask_bwd"][0, 0, :, -1].sum() == 0  # query column W-1 samples the reference at column W
 
 
-def test_self_pair_gives_exactly_zero_loss():
+def test_self_pair_gives_exactly_zero_loss(device):
+    K = K_CPU.to(device)
     verts, faces = grid_plane(0.3, 0.3, 1.0, 4, dtype=torch.float32)
     torch.manual_seed(2)
     image = torch.rand(1, 3, HEIGHT, WIDTH) - 0.5
@@ -88,7 +89,7 @@ def background():
 
 def render(verts, faces, colours):
     """(1, 3, H, W) image of a per-vertex-coloured mesh over the static background."""
-    fragments = rasterize(verts, faces, K, (HEIGHT, WIDTH))
+    fragments = rasterize(verts, faces, K_CPU.to(verts.device), (HEIGHT, WIDTH))
     rgb = interpolate_attributes(fragments, faces, colours)
     mask = fragments.mask.unsqueeze(1)
     return torch.where(mask, rgb, background().unsqueeze(0))
@@ -105,7 +106,8 @@ def textured_scene():
     return verts_ref, verts_query, faces, colours
 
 
-def test_rendered_flow_warps_query_onto_reference():
+def test_rendered_flow_warps_query_onto_reference(device):
+    K = K_CPU.to(device)
     verts_ref, verts_query, faces, colours = textured_scene()
     image_ref = render(verts_ref, faces, colours)
     image_query = render(verts_query, faces, colours)
@@ -117,7 +119,8 @@ def test_rendered_flow_warps_query_onto_reference():
     assert loss.item() < zero_flow_error.item() / 5
 
 
-def test_minimising_the_loss_recovers_the_query_translation():
+def test_minimising_the_loss_recovers_the_query_translation(device):
+    K = K_CPU.to(device)
     torch.manual_seed(3)
     verts_ref, verts_query, faces, colours = textured_scene()
     image_ref = render(verts_ref, faces, colours)

@@ -26,7 +26,7 @@ def image_on_grid(height, width, dtype=torch.float64):
 
 
 @pytest.mark.parametrize("size", [(17, 23), (270, 480), (135, 240)])
-def test_zero_flow_is_exact_identity(size):
+def test_zero_flow_is_exact_identity(size, device):
     torch.manual_seed(0)
     image = torch.rand(2, 3, *size)
     warped, valid = backward_warp(image, torch.zeros(2, 2, *size))
@@ -35,7 +35,7 @@ def test_zero_flow_is_exact_identity(size):
 
 
 @pytest.mark.parametrize("shift", [(3, -2), (-5, 4), (0, 1)])
-def test_integer_shift_is_exact_pixel_shift(shift):
+def test_integer_shift_is_exact_pixel_shift(shift, device):
     torch.manual_seed(1)
     dx, dy = shift
     height, width = 12, 15
@@ -54,7 +54,7 @@ def test_integer_shift_is_exact_pixel_shift(shift):
 
 
 @pytest.mark.parametrize("shift", [(2.0, -3.0), (0.37, 0.81), (-4.25, 1.5)])
-def test_subpixel_shift_matches_analytic_shifted_image(shift):
+def test_subpixel_shift_matches_analytic_shifted_image(shift, device):
     height, width = 40, 50
     dx, dy = shift
     image = image_on_grid(height, width)
@@ -68,7 +68,7 @@ def test_subpixel_shift_matches_analytic_shifted_image(shift):
     assert (warped - expected)[interior].abs().max() < 1e-4
 
 
-def test_affine_flow_matches_analytic_resampling():
+def test_affine_flow_matches_analytic_resampling(device):
     height, width = 36, 48
     image = image_on_grid(height, width)
     grid = pixel_grid(height, width, dtype=torch.float64)
@@ -86,7 +86,7 @@ def test_affine_flow_matches_analytic_resampling():
     assert (warped - expected)[valid.bool().expand_as(warped)].abs().max() < 1e-4
 
 
-def test_validity_mask_is_exactly_the_in_image_region():
+def test_validity_mask_is_exactly_the_in_image_region(device):
     torch.manual_seed(2)
     height, width = 10, 13
     flow = (torch.rand(3, 2, height, width) - 0.5) * 8
@@ -101,7 +101,7 @@ def test_validity_mask_is_exactly_the_in_image_region():
     assert torch.equal(valid[:, 0].bool()[decided], expected[decided])
 
 
-def test_bilinear_warp_gradient_matches_finite_differences():
+def test_bilinear_warp_gradient_matches_finite_differences(device):
     torch.manual_seed(3)
     image = torch.rand(1, 2, 6, 7, dtype=torch.float64, requires_grad=True)
     # keep sample points strictly inside and away from integer coordinates, where bilinear is not differentiable
@@ -113,7 +113,7 @@ def test_bilinear_warp_gradient_matches_finite_differences():
     assert torch.autograd.gradcheck(lambda img, fl: backward_warp(img, fl)[0], (image, flow))
 
 
-def test_warp_binary_mask_requires_full_support():
+def test_warp_binary_mask_requires_full_support(device):
     height, width = 8, 10
     mask = torch.ones(1, 1, height, width)
     mask[..., :, :2] = 0  # padding on the two leftmost columns
@@ -131,7 +131,7 @@ def test_warp_binary_mask_requires_full_support():
     assert torch.equal(kept[0, 0], expected)
 
 
-def test_warp_binary_mask_keeps_fractional_samples_inside_real_pixels():
+def test_warp_binary_mask_keeps_fractional_samples_inside_real_pixels(device):
     # Bilinear weights of a fractional sample do not always sum to exactly 1.0 in float32 (a few of these samples
     # give 0.99999994); the 1e-5 tolerance keeps them, an exact "== 1" test would not.
     torch.manual_seed(0)
@@ -142,13 +142,13 @@ def test_warp_binary_mask_keeps_fractional_samples_inside_real_pixels():
     assert torch.equal(warp_binary_mask(mask, flow), valid)
 
 
-def test_mismatched_shapes_are_reported():
+def test_mismatched_shapes_are_reported(device):
     with pytest.raises(ValueError, match="flow"):
         backward_warp(torch.zeros(1, 3, 4, 5), torch.zeros(1, 2, 4, 6))
 
 
 @pytest.mark.parametrize("mode", ["bilinear", "nearest"])
-def test_matches_grid_sample_align_corners_true(mode):
+def test_matches_grid_sample_align_corners_true(mode, device):
     torch.manual_seed(4)
     height, width = 9, 14
     image = torch.rand(2, 3, height, width, dtype=torch.float64)

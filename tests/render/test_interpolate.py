@@ -13,7 +13,7 @@ def slanted_quad(K, height, width, normal, offset):
     return rays * (offset / (rays @ normal))[:, None], np.array([[0, 1, 2], [0, 2, 3]])
 
 
-def test_linear_function_of_position_is_interpolated_exactly_on_a_slanted_plane():
+def test_linear_function_of_position_is_interpolated_exactly_on_a_slanted_plane(device):
     height, width = 27, 35
     K = np.array([[30.0, 0.0, 17.2], [0.0, 29.0, 13.1], [0.0, 0.0, 1.0]])
     normal, offset = np.array([0.5, -0.3, 1.0]), 2.5
@@ -21,22 +21,22 @@ def test_linear_function_of_position_is_interpolated_exactly_on_a_slanted_plane(
     coeffs, const = np.array([[0.7, -1.3, 2.1], [0.0, 0.0, 1.0]]), np.array([0.4, 0.0])  # f(X) and z
     attrs = vertices @ coeffs.T + const
     fragments = rasterize(torch.tensor(vertices)[None], torch.tensor(faces), torch.tensor(K)[None], (height, width))
-    out = interpolate_attributes(fragments, torch.tensor(faces), torch.tensor(attrs)[None])[0].numpy()
+    out = interpolate_attributes(fragments, torch.tensor(faces), torch.tensor(attrs)[None])[0].cpu().numpy()
     assert out.shape == (2, height, width)
 
     rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
     rays = np.stack([cols, rows, np.ones_like(cols)], -1).reshape(-1, 3) @ np.linalg.inv(K).T
     hits = (rays * (offset / (rays @ normal))[:, None]).reshape(height, width, 3)
     expected = hits @ coeffs.T + const
-    mask = fragments.mask[0].numpy()
+    mask = fragments.mask[0].cpu().numpy()
     assert mask.mean() > 0.7
     np.testing.assert_allclose(out[:, mask].T, expected[mask], rtol=1e-9, atol=1e-12)
     # Affine (screen-space) interpolation would be visibly off on this plane: the check above is meaningful.
-    np.testing.assert_allclose(out[1][mask], fragments.depth[0].numpy()[mask], rtol=1e-9)
+    np.testing.assert_allclose(out[1][mask], fragments.depth[0].cpu().numpy()[mask], rtol=1e-9)
     assert np.all(out[:, ~mask] == 0)
 
 
-def test_gradcheck_with_respect_to_attributes_batched_faces():
+def test_gradcheck_with_respect_to_attributes_batched_faces(device):
     height, width = 9, 11
     K = torch.tensor([[9.0, 0.0, 5.2], [0.0, 9.0, 4.1], [0.0, 0.0, 1.0]], dtype=torch.float64).expand(2, 3, 3)
     verts = torch.tensor(
@@ -60,7 +60,7 @@ def test_gradcheck_with_respect_to_attributes_batched_faces():
         assert (attrs.grad[b, :, 1:] == 0).all()
 
 
-def test_background_is_zero_and_has_no_gradient():
+def test_background_is_zero_and_has_no_gradient(device):
     K = torch.tensor([[[20.0, 0.0, 9.5], [0.0, 20.0, 7.5], [0.0, 0.0, 1.0]]])
     verts = torch.tensor([[[-0.1, -0.1, 2.0], [0.1, -0.1, 2.0], [0.0, 0.1, 2.0]]])
     fragments = rasterize(verts, torch.tensor([[0, 1, 2]]), K, (16, 20))

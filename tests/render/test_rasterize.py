@@ -9,7 +9,6 @@ from matplotlib.path import Path as PolygonPath
 from handobjectconsist.render import rasterize
 from handobjectconsist.render.rasterize import count_candidates
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 def intrinsics(fx, fy, cx, cy, dtype=torch.float64):
@@ -102,7 +101,6 @@ def check_against_ray_casting(vertices, faces, K, height, width, device):
         assert near_edge, f"pixel {divmod(p, width)}: ours {ours[p]}, ray cast {ref[p]}, not on an edge"
 
 
-@pytest.mark.parametrize("device", DEVICES)
 def test_random_triangles_match_ray_casting(device):
     rng = np.random.default_rng(0)
     vertices, faces = random_triangles(60, rng)
@@ -110,10 +108,10 @@ def test_random_triangles_match_ray_casting(device):
     check_against_ray_casting(vertices, faces, K, 48, 64, device)
 
 
-def test_hand_like_mesh_matches_ray_casting():
+def test_hand_like_mesh_matches_ray_casting(device):
     vertices, faces = hand_like_mesh()
     K = np.array([[160.0, 0.0, 47.6], [0.0, 160.0, 35.2], [0.0, 0.0, 1.0]])
-    check_against_ray_casting(vertices, faces, K, 72, 96, "cpu")
+    check_against_ray_casting(vertices, faces, K, 72, 96, device)
 
 
 def unproject(pixels, depth, K):
@@ -130,7 +128,7 @@ def plane_hits(K, height, width, normal, offset):
 
 
 @pytest.mark.parametrize("slanted", [False, True])
-def test_triangle_coverage_depth_and_barycentrics(slanted):
+def test_triangle_coverage_depth_and_barycentrics(slanted, device):
     height, width = 30, 41
     K = np.array([[40.0, 0.0, 19.7], [0.0, 38.0, 14.2], [0.0, 0.0, 1.0]])
     corners_px = np.array([[3.37, 4.21], [36.83, 9.64], [14.29, 27.11]])  # (u, v), no centre on an edge
@@ -146,21 +144,21 @@ def test_triangle_coverage_depth_and_barycentrics(slanted):
     rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
     inside = PolygonPath(corners_px).contains_points(np.stack([cols.ravel(), rows.ravel()], 1)).reshape(height, width)
     assert inside.sum() > 50
-    np.testing.assert_array_equal(fragments.mask[0].numpy(), inside)
-    np.testing.assert_array_equal(fragments.face_index[0].numpy(), np.where(inside, 0, -1))
+    np.testing.assert_array_equal(fragments.mask[0].cpu().numpy(), inside)
+    np.testing.assert_array_equal(fragments.face_index[0].cpu().numpy(), np.where(inside, 0, -1))
 
     hits = plane_hits(K, height, width, normal, offset)
-    depth = fragments.depth[0].numpy()
+    depth = fragments.depth[0].cpu().numpy()
     np.testing.assert_allclose(depth[inside], hits[inside][:, 2], rtol=1e-9)
     assert np.all(depth[~inside] == 0)
-    bary = fragments.bary[0].numpy()
+    bary = fragments.bary[0].cpu().numpy()
     np.testing.assert_allclose(bary[inside] @ vertices, hits[inside], atol=1e-9)
     np.testing.assert_allclose(bary[inside].sum(-1), 1.0, atol=1e-12)
     assert np.all(bary[inside] >= -1e-12)
     assert np.all(bary[~inside] == 0)
 
 
-def test_square_of_two_triangles_has_no_crack_on_the_diagonal():
+def test_square_of_two_triangles_has_no_crack_on_the_diagonal(device):
     # The diagonal from (u, v) = (2, 3) to (20, 21) passes exactly through pixel centres (j, j + 1).
     height, width = 25, 24
     K = np.array([[30.0, 0.0, 11.5], [0.0, 30.0, 12.5], [0.0, 0.0, 1.0]])
@@ -176,11 +174,11 @@ def test_square_of_two_triangles_has_no_crack_on_the_diagonal():
             torch.tensor(K, dtype=torch.float32).unsqueeze(0),
             (height, width),
         )
-        np.testing.assert_array_equal(fragments.mask[0].numpy(), inside)
-        np.testing.assert_allclose(fragments.depth[0].numpy()[inside], 1.5, rtol=1e-6)
+        np.testing.assert_array_equal(fragments.mask[0].cpu().numpy(), inside)
+        np.testing.assert_allclose(fragments.depth[0].cpu().numpy()[inside], 1.5, rtol=1e-6)
 
 
-def test_pixel_centre_convention_non_square_image():
+def test_pixel_centre_convention_non_square_image(device):
     # A tiny triangle around (u, v) = (10, 5) must cover exactly pixel (row 5, col 10).
     height, width = 9, 17
     K = np.array([[25.0, 0.0, 7.3], [0.0, 21.0, 3.9], [0.0, 0.0, 1.0]])
@@ -191,7 +189,7 @@ def test_pixel_centre_convention_non_square_image():
     )
     expected = np.zeros((height, width), dtype=bool)
     expected[5, 10] = True
-    np.testing.assert_array_equal(fragments.mask[0].numpy(), expected)
+    np.testing.assert_array_equal(fragments.mask[0].cpu().numpy(), expected)
 
 
 def square(centre_px, half_px, depth, K):
@@ -201,7 +199,7 @@ def square(centre_px, half_px, depth, K):
 
 
 @pytest.mark.parametrize("near_first", [True, False])
-def test_nearer_square_wins_whatever_the_face_order(near_first):
+def test_nearer_square_wins_whatever_the_face_order(near_first, device):
     height, width = 32, 40
     K = np.array([[35.0, 0.0, 19.5], [0.0, 35.0, 15.5], [0.0, 0.0, 1.0]])
     near_v, near_f = square((15.2, 13.1), 8.05, 2.0, K)
@@ -219,17 +217,17 @@ def test_nearer_square_wins_whatever_the_face_order(near_first):
     in_near = (np.abs(cols - 15.2) < 8.05) & (np.abs(rows - 13.1) < 8.05)
     in_far = (np.abs(cols - 22.3) < 9.05) & (np.abs(rows - 17.2) < 9.05)
     assert (in_near & in_far).sum() > 20
-    face_index = fragments.face_index[0].numpy()
+    face_index = fragments.face_index[0].cpu().numpy()
     assert np.isin(face_index[in_near], list(near_ids)).all()
     assert not np.isin(face_index[in_far & ~in_near], list(near_ids)).any()
     assert (face_index[in_far & ~in_near] >= 0).all()
-    depth = fragments.depth[0].numpy()
+    depth = fragments.depth[0].cpu().numpy()
     np.testing.assert_allclose(depth[in_near], 2.0, rtol=1e-9)
     np.testing.assert_allclose(depth[in_far & ~in_near], 3.0, rtol=1e-9)
     assert (face_index[~(in_near | in_far)] == -1).all()
 
 
-def test_batched_faces_and_chunking_agree_with_single_renders():
+def test_batched_faces_and_chunking_agree_with_single_renders(device):
     rng = np.random.default_rng(1)
     height, width = 36, 50
     K = torch.tensor([[40.0, 0.0, 24.6], [0.0, 42.0, 17.3], [0.0, 0.0, 1.0]], dtype=torch.float64)
@@ -248,7 +246,7 @@ def test_batched_faces_and_chunking_agree_with_single_renders():
     assert count_candidates(verts, torch.stack([faces_a, faces_b]), K.expand(2, 3, 3), (height, width)) > 0
 
 
-def test_empty_offscreen_and_behind_camera_give_background():
+def test_empty_offscreen_and_behind_camera_give_background(device):
     K = intrinsics(30.0, 30.0, 15.5, 11.5)
     tri = torch.tensor([[[-0.3, -0.2, 2.0], [0.4, -0.1, 2.0], [0.0, 0.4, 2.0]]], dtype=torch.float64)
     faces = torch.tensor([[0, 1, 2]])
@@ -262,7 +260,7 @@ def test_empty_offscreen_and_behind_camera_give_background():
     assert (fragments.face_index == -1).all()
 
 
-def test_near_plane_culls_whole_faces_and_far_plane_clips_pixels():
+def test_near_plane_culls_whole_faces_and_far_plane_clips_pixels(device):
     K = intrinsics(30.0, 30.0, 15.5, 11.5)
     faces = torch.tensor([[0, 1, 2]])
     tri = torch.tensor([[[-0.3, -0.2, 2.0], [0.4, -0.1, 2.0], [0.0, 0.4, 2.0]]], dtype=torch.float64)
@@ -282,7 +280,7 @@ def test_near_plane_culls_whole_faces_and_far_plane_clips_pixels():
     assert covered > 0
 
 
-def test_rejects_malformed_inputs():
+def test_rejects_malformed_inputs(device):
     K = intrinsics(30.0, 30.0, 15.5, 11.5)
     verts = torch.zeros(1, 3, 3, dtype=torch.float64)
     with pytest.raises(ValueError, match="faces must have shape"):
@@ -293,7 +291,7 @@ def test_rejects_malformed_inputs():
         rasterize(verts, torch.tensor([[0, 1, 3]]), K, (8, 8))
 
 
-def test_grid_mesh_is_watertight_when_edges_pass_through_pixel_centres():
+def test_grid_mesh_is_watertight_when_edges_pass_through_pixel_centres(device):
     # Grid vertices at even pixel coordinates on a slanted plane (float32): rows, columns and diagonals of the
     # grid run exactly through pixel centres, where rounding could open cracks between neighbouring faces.
     height, width, step = 40, 52, 2

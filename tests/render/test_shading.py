@@ -21,7 +21,7 @@ def facing_square(half=0.4, depth=2.0, flip=False):
 
 @pytest.mark.parametrize("flip", [False, True])
 @pytest.mark.parametrize("angle_deg", [0.0, 60.0, 180.0])
-def test_plane_brightness_is_ambient_plus_lambert(flip, angle_deg):
+def test_plane_brightness_is_ambient_plus_lambert(flip, angle_deg, device):
     height, width = 20, 26
     verts, faces = facing_square(flip=flip)
     color = torch.tensor([0.8, 0.5, 0.25])
@@ -43,7 +43,7 @@ def test_plane_brightness_is_ambient_plus_lambert(flip, angle_deg):
     assert (out["face_index"][0][mask] >= 0).all() and (out["face_index"][0][~mask] == -1).all()
 
 
-def test_callable_colors_and_black_default_background():
+def test_callable_colors_and_black_default_background(device):
     verts, faces = facing_square()
     out = shade_mesh(verts, faces, camera(12, 12), (12, 12), lambda v: torch.ones_like(v) * 0.5,
                      ambient=1.0, diffuse=0.0)
@@ -53,7 +53,7 @@ def test_callable_colors_and_black_default_background():
     assert (out["rgb"][0][:, ~out["mask"][0]] == 0).all()
 
 
-def test_to_uint8_rounds_and_clamps():
+def test_to_uint8_rounds_and_clamps(device):
     images = torch.tensor([0.0, 1.0, 0.5, 1.7, -0.2, 100 / 255 + 0.4 / 255]).view(1, 3, 1, 2)
     out = to_uint8(images)
     assert out.dtype == np.uint8 and out.shape == (1, 1, 2, 3)
