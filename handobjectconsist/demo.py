@@ -7,11 +7,17 @@ Stages (each timed and printed; finished stages are reused on a rerun):
      (--data_root, default data/synth_demo/fhbhands: preset "demo", 3 subjects x 10 object actions x 36 frames,
      half train / half test by sequence; --quick: preset "tiny"), generated only when missing;
   2. four trainings with the upstream README recipes at a small size (ResNet-18 from random weights, nothing is
-     downloaded): full supervision; sparse supervision (--fraction, default 0.1: several annotated frames per
-     sequence); its fine-tunings with photometric consistency (trainmeshwarp --consist_gt_refs) and without it
-     (--lambda_data 1 --lambda_consist 0), for the same number of epochs;
-  3. visualize.py on a few test frames (GT row + full / sparse / sparse + consistency);
-  4. test-split metrics of every model: a table printed and written to <out>/metrics.md and metrics.json.
+     downloaded; BatchNorm in train mode, since nothing has been learnt for upstream's frozen statistics): full
+     supervision; sparse supervision (--fraction, default 0.1: several annotated frames per sequence); its
+     fine-tunings with photometric consistency (trainmeshwarp --consist_gt_refs) and without it (--lambda_data 1
+     --lambda_consist 0), for the same number of epochs;
+  3. visualize.py on a few test frames and on a few frames of the training sequences (GT row + full / sparse /
+     sparse + consistency);
+  4. metrics of every model on the test split and on the training sequences: a table printed and written to
+     <out>/metrics.md and metrics.json;
+  5. the consistency mechanism alone (visualize.posefit_demo): on unannotated training frames, a hand and an object
+     moved away from the truth by known offsets are pulled back by the photometric loss against the nearest
+     annotated frame; <out>/consistency/posefit.gif shows every step, posefit.md the errors before and after.
 The numbers are those of small models on synthetic data after minutes of CPU training: they show the pipeline
 works, they are NOT FPHAB results and are not comparable with the paper's.
 """
@@ -29,6 +35,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import torch
+
+from handobjectconsist.visualize.posefit_demo import PosefitConfig, run_posefit
 
 DEMO_DATA = {"preset": "demo", "overrides": {}}
 QUICK_DATA = {"preset": "tiny", "overrides": {}}
@@ -48,15 +56,22 @@ class DemoConfig:
     sparse_epochs: int
     finetune_epochs: int
     num_figures: int
+    posefit: PosefitConfig
     display_width: Optional[int] = None  # figure frame width (None: as stored, 480)
+    batchnorm: str = "train"  # "train": --train_batchnorm; "frozen": upstream's --freeze_batchnorm
+    lr_decay_at: Optional[float] = None  # fraction of a trainmeshreg run after which the lr drops 10x; the
+                                         # fine-tunings then continue at the dropped lr (None: constant lr)
     extra: List[str] = field(default_factory=list)
 
 
-DEMO = DemoConfig(data=DEMO_DATA, input_width=128, encoder_arch="resnet18", batch_size=8, lr=3e-4, fraction=0.1,
-                  full_epochs=6, sparse_epochs=30, finetune_epochs=12, num_figures=4)
+DEMO = DemoConfig(data=DEMO_DATA, input_width=128, encoder_arch="resnet18", batch_size=8, lr=1e-3, fraction=0.1,
+                  full_epochs=16, sparse_epochs=24, finetune_epochs=8, num_figures=4, lr_decay_at=0.75,
+                  posefit=PosefitConfig(width=240, fraction=0.1, pairs=6, steps=100, lr=1.0))
 QUICK = DemoConfig(data=QUICK_DATA, input_width=64, encoder_arch="tiny", batch_size=2, lr=1e-3, fraction=0.34,
                    full_epochs=1, sparse_epochs=1, finetune_epochs=1, num_figures=2,
+                   posefit=PosefitConfig(width=64, fraction=0.34, pairs=1, steps=3, lr=1.0, gif_every=1),
                    display_width=160)
+SPLITS = (("test", "test split"), ("train", "training sequences"))  # (split, label) of the figures and tables
 
 MODEL_ROWS = (  # (run name, label in the table and figures)
     ("full", "full supervision (100%)"),
@@ -67,6 +82,7 @@ MODEL_ROWS = (  # (run name, label in the table and figures)
 FIGURE_RUNS = ("full", "control", "consist")  # the three rows of upstream's figure
 METRIC_COLUMNS = (  # (evaluator summary key, column title)
     ("joints3d_epe_mean_mm", "hand 3D joints (mm)"),
+    ("joints3d_cent_epe_mean_mm", "hand 3D joints, root-relative (mm)"),
     ("objverts3d_mepe_trans_mm", "object 3D verts (mm)"),
     ("joints2d_base_epe_mean_px", "hand 2D joints (px, 480x270 frame)"),
     ("objverts2d_mepe_px", "object 2D verts (px, 480x270 frame)"),
@@ -170,18 +186,28 @@ def training_commands(cfg: DemoConfig, data_root: Path, mano_root: Path, runs: P
     """{run name: argv of trainmeshreg.py (full, sparse) or trainmeshwarp.py (control, consist)}."""
     common = [
         "--data_root", str(data_root), "--mano_root", str(mano_root), "--input_width", str(cfg.input_width),
-        "--encoder_arch", cfg.encoder_arch, "--batch_size", str(cfg.batch_size), "--lr", str(cfg.lr),
-        "--workers", str(workers), "--device", device, "--manual_seed", str(seed), "--freeze_batchnorm",
+        "--encoder_arch", cfg.encoder_arch, "--batch_size", str(cfg.batch_size),
+        "--workers", str(workers), "--device", device, "--manual_seed", str(seed),
+        "--train_batchnorm" if cfg.batchnorm == "train" else "--freeze_batchnorm",
         "--eval_freq", "-1", "--epoch_display_freq", "0", "--snapshot", "0", *cfg.extra,
     ]
+
+    def schedule(epochs: int) -> List[str]:
+        if cfg.lr_decay_at is None:
+            return ["--lr", str(cfg.lr)]
+        return ["--lr", str(cfg.lr), "--lr_decay_step", str(max(1, round(cfg.lr_decay_at * epochs))),
+                "--lr_decay_gamma", "0.1"]
+
     sparse_ckpt = runs / "sparse" / "checkpoint.pth"
     finetune_end = cfg.sparse_epochs + cfg.finetune_epochs
-    warp = ["--consist_gt_refs", "--fraction", str(cfg.fraction), "--resume", str(sparse_ckpt),
-            "--epochs", str(finetune_end), "--progressive_consist_steps", "0"]
+    finetune_lr = cfg.lr if cfg.lr_decay_at is None else 0.1 * cfg.lr
+    warp = ["--lr", f"{finetune_lr:g}", "--consist_gt_refs", "--fraction", str(cfg.fraction), "--resume",
+            str(sparse_ckpt), "--epochs", str(finetune_end), "--progressive_consist_steps", "0"]
     return {
-        "full": [*common, "--block_rot", "--epochs", str(cfg.full_epochs), "--exp_dir", str(runs / "full")],
-        "sparse": [*common, "--fraction", str(cfg.fraction), "--epochs", str(cfg.sparse_epochs),
-                   "--exp_dir", str(runs / "sparse")],
+        "full": [*common, *schedule(cfg.full_epochs), "--block_rot", "--epochs", str(cfg.full_epochs),
+                 "--exp_dir", str(runs / "full")],
+        "sparse": [*common, *schedule(cfg.sparse_epochs), "--fraction", str(cfg.fraction), "--epochs",
+                   str(cfg.sparse_epochs), "--exp_dir", str(runs / "sparse")],
         "control": [*common, *warp, "--lambda_data", "1", "--lambda_consist", "0", "--exp_dir", str(runs / "control")],
         "consist": [*common, *warp, "--exp_dir", str(runs / "consist")],
     }
@@ -207,8 +233,8 @@ def train(name: str, argv: List[str], exp_dir: Path) -> Path:
 
 
 def evaluate(checkpoint: Path, data_root: Path, mano_root: Path, input_width: int, batch_size: int, workers: int,
-             device) -> Dict[str, float]:
-    """Test-split metrics of one checkpoint (all frames, no augmentation): the evaluator summary."""
+             device, split: str = "test") -> Dict[str, float]:
+    """Metrics of one checkpoint on every frame of a split (no augmentation): the evaluator summary."""
     from torch.utils.data import DataLoader
 
     from handobjectconsist.datasets.collate import collate_samples
@@ -217,7 +243,7 @@ def evaluate(checkpoint: Path, data_root: Path, mano_root: Path, input_width: in
     from handobjectconsist.visualize.figures import build_eval_dataset
 
     loaded = load_trained_model(checkpoint, mano_root, device)
-    dataset = build_eval_dataset("fhbhands", data_root, "test", mano_root, input_width)
+    dataset = build_eval_dataset("fhbhands", data_root, split, mano_root, input_width)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
                         collate_fn=collate_samples)
     out = epoch_pass(loader, loaded.model, loaded.epoch, device, train=False, prefix="test",
@@ -226,17 +252,20 @@ def evaluate(checkpoint: Path, data_root: Path, mano_root: Path, input_width: in
 
 
 def format_table(rows: Sequence[Dict], title: str) -> str:
-    """Markdown table: one row per model, the METRIC_COLUMNS."""
-    header = "| model | epochs | " + " | ".join(col for _, col in METRIC_COLUMNS) + " |"
-    lines = [title, "", header, "|" + "---|" * (len(METRIC_COLUMNS) + 2)]
+    """Markdown table: one row per model and split, the METRIC_COLUMNS."""
+    split_labels = dict(SPLITS)
+    header = "| frames | model | epochs | " + " | ".join(col for _, col in METRIC_COLUMNS) + " |"
+    lines = [title, "", header, "|" + "---|" * (len(METRIC_COLUMNS) + 3)]
     for row in rows:
         values = " | ".join(f"{row['metrics'].get(key, float('nan')):.1f}" for key, _ in METRIC_COLUMNS)
-        lines.append(f"| {row['label']} | {row['metrics'].get('epoch', '?')} | {values} |")
+        split = split_labels.get(row.get("split", "test"), row.get("split", "test"))
+        lines.append(f"| {split} | {row['label']} | {row['metrics'].get('epoch', '?')} | {values} |")
     return "\n".join(lines) + "\n"
 
 
 def run(argv: Optional[Sequence[str]] = None) -> Dict:
-    """The demo; returns {"metrics": [...], "figures": [...], "table": path, "timings": {...}}."""
+    """The demo; returns {"metrics": [one row per split and model], "figures": {split: [paths]}, "table": path,
+    "posefit": {gif, start_png, end_png, rows, median}, "timings": {...}}."""
     args = parser().parse_args(argv)
     cfg = QUICK if args.quick else DEMO
     out = Path(args.out)
@@ -251,7 +280,7 @@ def run(argv: Optional[Sequence[str]] = None) -> Dict:
     print(f"size: {'--quick' if args.quick else 'default'}; input width {cfg.input_width}, encoder "
           f"{cfg.encoder_arch} (random init), batch {cfg.batch_size}, lr {cfg.lr}, device {device}, "
           f"torch threads {torch.get_num_threads()}")
-    stages = Stages(total=2 + len(MODEL_ROWS) + 2)
+    stages = Stages(total=2 + len(MODEL_ROWS) + len(SPLITS) + 2)
     stages.run("synthetic MANO-format hand", ensure_mano, mano_root)
     stages.run("synthetic FPHAB-layout dataset", ensure_dataset, data_root, mano_root, cfg.data, args.seed,
                args.workers)
@@ -271,37 +300,49 @@ def run(argv: Optional[Sequence[str]] = None) -> Dict:
 
     from handobjectconsist.visualize.figures import run_visualize
 
-    viz_argv = ["--resumes", *[str(checkpoints[name]) for name in FIGURE_RUNS],
-                "--model_names", *[labels[name] for name in FIGURE_RUNS],
-                "--data_root", str(data_root), "--mano_root", str(mano_root), "--device", args.device,
-                "--out_dir", str(out / "visualize"),
-                "--max_images", str(cfg.num_figures), "--mode", "viz",
-                *([] if cfg.display_width is None else ["--display_width", str(cfg.display_width)])]
-    figures = stages.run(f"visualize.py on {cfg.num_figures} test frames", _visualize, run_visualize, viz_argv)
+    figures: Dict[str, List[Path]] = {}
+    for split, split_label in SPLITS:
+        viz_argv = ["--resumes", *[str(checkpoints[name]) for name in FIGURE_RUNS],
+                    "--model_names", *[labels[name] for name in FIGURE_RUNS],
+                    "--data_root", str(data_root), "--mano_root", str(mano_root), "--device", args.device,
+                    "--split", split, "--out_dir", str(out / f"visualize_{split}"),
+                    "--max_images", str(cfg.num_figures), "--mode", "viz",
+                    *([] if cfg.display_width is None else ["--display_width", str(cfg.display_width)])]
+        figures[split] = stages.run(f"visualize.py on {cfg.num_figures} frames of the {split_label}", _visualize,
+                                    run_visualize, viz_argv)
 
     def evaluate_all():
-        return [{"run": name, "label": labels[name], "checkpoint": str(checkpoints[name]),
+        return [{"run": name, "label": labels[name], "split": split, "checkpoint": str(checkpoints[name]),
                  "metrics": evaluate(checkpoints[name], data_root, mano_root, cfg.input_width, cfg.batch_size,
-                                     args.workers, device)} for name, _ in MODEL_ROWS]
+                                     args.workers, device, split)}
+                for split, _ in SPLITS for name, _ in MODEL_ROWS]
 
-    rows = stages.run("test-split metrics of the four models", evaluate_all)
-    frames = rows[0]["metrics"]["frames"]
-    height = round(cfg.input_width * 270 / 480)
-    title = (f"SYNTHETIC data, test split ({frames} frames of the synthetic FPHAB-layout set {data_root}); "
-             f"small models trained for minutes on CPU: these are NOT FPHAB numbers. 2D errors in pixels of the "
-             f"{cfg.input_width}x{height} network frames (x{480 / cfg.input_width:g} for 480x270).")
+    rows = stages.run("metrics of the four models on the test split and the training sequences", evaluate_all)
+    posefit = stages.run("consistency mechanism: photometric pose fit from known offsets", run_posefit, data_root,
+                         mano_root, out / "consistency", cfg.posefit, device)
+    frames = {split: next(row["metrics"]["frames"] for row in rows if row["split"] == split) for split, _ in SPLITS}
+    title = (f"SYNTHETIC data ({data_root}): the test split ({frames['test']} frames of sequences no model saw) "
+             f"and the training sequences ({frames['train']} frames: every one annotated for the full model, "
+             f"{pct} of them for the sparse ones); small models trained for minutes on CPU: these are NOT FPHAB "
+             f"numbers. 2D errors in pixels of the 480x270 reference frame (the networks see {cfg.input_width} px "
+             f"wide frames).")
     table = format_table(rows, title)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.md").write_text(table)
-    result = {"metrics": rows, "figures": [str(p) for p in figures], "table": str(out / "metrics.md"),
+    result = {"metrics": rows, "figures": {split: [str(p) for p in paths] for split, paths in figures.items()},
+              "table": str(out / "metrics.md"), "posefit": {k: v for k, v in posefit.items() if k != "table"},
               "timings": stages.timings, "total_seconds": stages.elapsed(), "synthetic": True,
               "config": {k: v for k, v in vars(cfg).items()}}
     (out / "metrics.json").write_text(json.dumps(result, indent=1, default=str))
     print("\n" + table)
-    print("figures (GT row, then full supervision, sparse without and with consistency):")
-    for path in figures:
-        print(f"  {path}")
-    print(f"metrics: {out / 'metrics.md'}, {out / 'metrics.json'}")
+    print(posefit["table"])
+    for split, split_label in SPLITS:
+        print(f"figures on the {split_label} (GT row, then full supervision, sparse without and with consistency):")
+        for path in figures[split]:
+            print(f"  {path}")
+    print(f"consistency mechanism: {posefit['gif']} (every step), {posefit['start_png']} (start), "
+          f"{posefit['end_png']} (end)")
+    print(f"metrics: {out / 'metrics.md'}, {out / 'metrics.json'}, {out / 'consistency' / 'posefit.md'}")
     print(f"demo finished in {stages.elapsed():.1f} s")
     bad = [row["run"] for row in rows for key, _ in METRIC_COLUMNS
            if not math.isfinite(float(row["metrics"].get(key, float("nan"))))]
