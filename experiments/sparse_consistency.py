@@ -23,11 +23,14 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from experiments.sparsesup import aggregate, data, runs  # noqa: E402
+from experiments.sparsesup.estimate import estimate  # noqa: E402
 from experiments.sparsesup.plot import plot_errors  # noqa: E402
+from handobjectconsist.entry import Parser, run_main  # noqa: E402
+from handobjectconsist.errors import UsageError  # noqa: E402
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    p = Parser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data_root", required=True,
                    help="folder holding fhbhands/ (or the FPHAB folder itself); a missing set is generated")
@@ -104,6 +107,11 @@ def write_outputs(records, out: Path, command: str, settings, lambdas) -> None:
 
 
 def main(argv=None) -> int:
+    """The command under the project's error policy (handobjectconsist.entry): user errors print one line."""
+    return run_main(run, argv)
+
+
+def run(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
     command = "python experiments/sparse_consistency.py " + shlex.join(argv)
@@ -125,8 +133,6 @@ def main(argv=None) -> int:
     lambdas = list(dict.fromkeys(args.lambda_consist))
     fractions = sorted(set(args.fractions))
     if args.estimate:
-        from experiments.sparsesup.estimate import estimate
-
         result = estimate(settings, folder, args.preset, args.data_seed, fractions, args.seeds, runs_dir,
                           n_lambdas=len(lambdas))
         print(json.dumps({k: v for k, v in result.items() if k != "per_fraction"}, indent=1))
@@ -135,7 +141,7 @@ def main(argv=None) -> int:
     for fraction in fractions:
         annotated = data.annotated_count(counts["train"], fraction)
         if annotated < args.batch_size:
-            raise SystemExit(f"--fractions {fraction:g}: only {annotated} annotated training frames in {folder}, "
+            raise UsageError(f"--fractions {fraction:g}: only {annotated} annotated training frames in {folder}, "
                              f"fewer than --batch_size {args.batch_size} (training drops incomplete batches, so it "
                              f"would take no step); use a larger fraction or a smaller --batch_size")
     records = runs.run_grid(settings, runs_dir, fractions, args.seeds, counts,

@@ -10,6 +10,7 @@ from typing import Dict
 import torch
 
 from experiments.sparsesup import data, runs
+from handobjectconsist.errors import UsageError
 from handobjectconsist.training.supervised import run as run_supervised
 from handobjectconsist.training.warp_epoch import run as run_warp
 
@@ -71,7 +72,7 @@ def estimate(settings: runs.Settings, dataset_folder: Path, preset: str, data_se
             timing_counts = data.counts_from_dataset(probe)
         steps = data.annotated_count(timing_counts["train"], timing_fraction) // settings.batch_size
         if steps < 1:
-            raise SystemExit(f"--estimate: fewer annotated training frames than --batch_size {settings.batch_size} "
+            raise UsageError(f"--estimate: fewer annotated training frames than --batch_size {settings.batch_size} "
                              f"in {timing_root}; lower --batch_size")
         t = measure(settings, timing_root, timing_fraction, steps, int(sum(timing_counts["test"])), tmp / "work")
     result["per_unit_s"] = t

@@ -21,6 +21,8 @@ from typing import Dict, List, Optional
 
 import torch
 
+from experiments.sparsesup.data import annotated_count
+from handobjectconsist.errors import UsageError
 from handobjectconsist.training.supervised import run as run_supervised
 from handobjectconsist.training.warp_epoch import run as run_warp
 
@@ -234,7 +236,7 @@ def run_step2(settings: Settings, dirs: Dict[str, Path], method: str, fraction: 
 
     def train(own):
         if own is None and not base.is_file():
-            raise SystemExit(f"error: step 2 run {exp_dir} needs the step-1 checkpoint {base}, which is absent (only "
+            raise UsageError(f"step 2 run {exp_dir} needs the step-1 checkpoint {base}, which is absent (only "
                              f"its result was kept); delete {result_path(results_dir, dirs['step1'])} to retrain "
                              f"step 1 of fraction {fraction:g}, seed {seed} with its step-2 runs")
         run_warp(step2_argv(settings, method, fraction, seed, exp_dir, own or base, total))
@@ -249,8 +251,6 @@ def run_grid(settings: Settings, runs_dir, fractions, seeds, counts: Dict[str, l
              lambdas: Optional[List[float]] = None, results_dir: Optional[Path] = None) -> List[Dict]:
     """All runs, fraction by fraction and seed by seed: step 1, the control, then consistency for each of `lambdas`
     (default [settings.lambda_consist]); after_each(records so far) is called after every run."""
-    from experiments.sparsesup.data import annotated_count
-
     lambdas = [settings.lambda_consist] if lambdas is None else list(lambdas)
     records = []
 

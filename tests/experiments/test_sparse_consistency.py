@@ -174,3 +174,18 @@ def test_committed_results_let_a_new_machine_skip_finished_runs(finished, monkey
     assert sparse_consistency.main(fresh) == 0
     assert len(json.loads((out / "results.json").read_text())["runs"]) == RUNS
     assert not (tmp_path / "no_runs_here" / "frac0.2_seed0").exists()
+
+
+def test_user_errors_print_one_line(fphab_tiny_root, mano_root, tmp_path, capsys):
+    base = ["--data_root", str(fphab_tiny_root), "--mano_root", str(mano_root), "--out", str(tmp_path / "out"),
+            "--runs_dir", str(tmp_path / "runs")]
+    too_few = list(TINY)
+    too_few[too_few.index("--batch_size") + 1] = "64"  # more than the annotated frames at 20 %
+    assert sparse_consistency.main(base + too_few) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --fractions 0.2:") and "--batch_size 64" in err[0]
+    assert not (tmp_path / "out").exists() and not (tmp_path / "runs" / "frac0.2_seed0").exists()
+    with pytest.raises(SystemExit) as exit_info:
+        sparse_consistency.main(base + TINY + ["--step1_epochs", "many"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[0].startswith("error: argument --step1_epochs")
