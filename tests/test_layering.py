@@ -24,7 +24,7 @@ LAYERS = [
     ["handobjectconsist.evaluation"],
     ["handobjectconsist.visualize"],
     ["handobjectconsist.training"],
-    ["handobjectconsist.predict", "handobjectconsist.demo", "handobjectconsist.demo_consistency"],
+    ["handobjectconsist.predict", "handobjectconsist.demo"],
     ["trainmeshreg", "trainmeshwarp", "evalho3dv2", "visualize", "reduce_fphab"],
 ]
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
