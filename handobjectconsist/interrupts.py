@@ -15,6 +15,7 @@ there it does what Python does without it (KeyboardInterrupt for SIGINT, the def
 
 import os
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 from typing import Iterator, Optional
@@ -32,6 +33,14 @@ class _State:
     owner: Optional[int] = None  # pid of the process that installed the handler
 
 
+def _quiet_excepthook(exc_type, exc, tb, _default=sys.excepthook) -> None:
+    """sys.excepthook once a signal has arrived: a connection error is the workers dying with the run, as the
+    fd-passing thread of DataLoader workers (multiprocessing.resource_sharer) reports; it is not printed."""
+    if issubclass(exc_type, (ConnectionError, EOFError)):
+        return
+    _default(exc_type, exc, tb)
+
+
 def _handler(signum, frame) -> None:
     if os.getpid() != _State.owner:  # a forked worker (DataLoader, Pool): behave as without this handler
         if signum == signal.SIGINT:
@@ -40,6 +49,7 @@ def _handler(signum, frame) -> None:
         os.kill(os.getpid(), signum)
         return
     _State.pending = signum
+    sys.excepthook = _quiet_excepthook  # the process is stopping: its worker threads may report dead connections
     if _State.defer_depth == 0:
         raise Interrupted(_NAMES.get(signum, str(signum)))
 
