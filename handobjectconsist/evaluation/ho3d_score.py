@@ -48,6 +48,7 @@ from handobjectconsist.evaluation.ho3d_submission import (HO3DFileError, Missing
 from handobjectconsist.evaluation.pck import area_under_curve, pck_curve
 from handobjectconsist.mano.joints import NUM_JOINTS
 from libyana.fileio import atomic_path, atomic_write_text
+from libyana.procrustes import apply_similarity, similarity_transform
 
 REFERENCE_XYZ = "evaluation_xyz.json"
 REFERENCE_VERTS = "evaluation_verts.json"
@@ -92,43 +93,11 @@ CURVES = {
 def procrustes_transform(pred: np.ndarray, gt: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The challenge's Procrustes alignment of pred onto gt as a similarity: aligned = scale * pred @ R.T + t.
 
-    Both sets are centred on their mean and divided by their Frobenius norm; the orthogonal Procrustes problem
-    (min over orthogonal Q of |pred_n Q - gt_n|) gives Q = U V^T from the SVD U S V^T of pred_n^T gt_n and the scale
-    sum(S); the result is mapped back to the ground truth's norm and centroid. Q may be a reflection (det -1), as in
-    the challenge; libyana.procrustes excludes reflections, so the two differ only for mirrored predictions.
-
-    Args:
-        pred, gt: (N, D) or (B, N, D) corresponding points.
-    Returns:
-        scale (B,) or (), R (B, D, D) or (D, D) orthogonal, t (B, D) or (D,).
+    The least-squares similarity with R any orthogonal matrix: like the challenge's orthogonal Procrustes, R may be a
+    reflection (det -1), so a mirrored prediction aligns exactly. pred, gt: (N, D) or (B, N, D).
+    Returns scale (B,) or (), R (B, D, D) or (D, D), t (B, D) or (D,).
     """
-    pred, gt = np.asarray(pred, dtype=np.float64), np.asarray(gt, dtype=np.float64)
-    if pred.shape != gt.shape or pred.ndim not in (2, 3):
-        raise ValueError(f"pred {pred.shape} and gt {gt.shape} must both be (N, D) or (B, N, D)")
-    single = pred.ndim == 2
-    if single:
-        pred, gt = pred[None], gt[None]
-    mean_p, mean_g = pred.mean(axis=1), gt.mean(axis=1)
-    cent_p, cent_g = pred - mean_p[:, None], gt - mean_g[:, None]
-    norm_p, norm_g = np.linalg.norm(cent_p, axis=(1, 2)), np.linalg.norm(cent_g, axis=(1, 2))
-    safe_p, safe_g = np.where(norm_p > 0, norm_p, 1.0), np.where(norm_g > 0, norm_g, 1.0)  # a point set collapsed
-    unit_p, unit_g = cent_p / safe_p[:, None, None], cent_g / safe_g[:, None, None]  # to one point stays at zero
-    u, sing, vt = np.linalg.svd(np.einsum("bni,bnj->bij", unit_p, unit_g))
-    rotation = np.swapaxes(u @ vt, 1, 2)  # R = Q^T, so that pred_n @ Q = pred_n @ R.T
-    scale = sing.sum(axis=1) * norm_g / safe_p
-    translation = mean_g - scale[:, None] * np.einsum("bij,bj->bi", rotation, mean_p)
-    if single:
-        return scale[0], rotation[0], translation[0]
-    return scale, rotation, translation
-
-
-def apply_similarity(points: np.ndarray, scale, rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
-    """scale * points @ R.T + t for (N, D) points with one transform, or (B, N, D) with B transforms."""
-    points = np.asarray(points, dtype=np.float64)
-    if points.ndim == 2:
-        return scale * points @ np.asarray(rotation).T + translation
-    return (np.asarray(scale)[:, None, None] * np.einsum("bij,bnj->bni", rotation, points)
-            + np.asarray(translation)[:, None, :])
+    return similarity_transform(pred, gt, allow_reflection=True)
 
 
 def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
