@@ -7,7 +7,7 @@ Multi-GPU / multi-machine:  torchrun --nproc_per_node N trainmeshreg.py ...
 
 import sys
 
-from handobjectconsist.training.supervised import main
+from handobjectconsist.training.trainmeshreg import main
 
 if __name__ == "__main__":
     sys.exit(main())

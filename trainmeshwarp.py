@@ -1,4 +1,4 @@
-"""Fine-tuning of MeshRegNet with photometric consistency. Flags: handobjectconsist/training/warp_epoch.py.
+"""Fine-tuning of MeshRegNet with photometric consistency. Flags: handobjectconsist/training/trainmeshwarp.py.
 
 Examples (upstream README), resuming a sparsely supervised trainmeshreg.py checkpoint:
     python trainmeshwarp.py --freeze_batchnorm --consist_gt_refs --workers 8 --fraction 0.00625 --resume <ckpt>
@@ -9,7 +9,7 @@ Multi-GPU / multi-machine:  torchrun --nproc_per_node N trainmeshwarp.py ...
 
 import sys
 
-from handobjectconsist.training.warp_epoch import main
+from handobjectconsist.training.trainmeshwarp import main
 
 if __name__ == "__main__":
     sys.exit(main())

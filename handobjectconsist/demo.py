@@ -223,9 +223,9 @@ def train(name: str, argv: List[str], exp_dir: Path) -> Path:
         return checkpoint
     print(f"python {script} {shlex.join(argv)}", flush=True)
     if script == "trainmeshwarp.py":
-        from handobjectconsist.training.warp_epoch import run
+        from handobjectconsist.training.trainmeshwarp import run
     else:
-        from handobjectconsist.training.supervised import run
+        from handobjectconsist.training.trainmeshreg import run
     t0 = time.perf_counter()
     run(argv)
     done.write_text(json.dumps({"argv": argv, "seconds": time.perf_counter() - t0}, indent=1))
@@ -239,6 +239,7 @@ def evaluate(checkpoint: Path, data_root: Path, mano_root: Path, input_width: in
 
     from handobjectconsist.datasets.collate import collate_samples
     from handobjectconsist.training.epochpass import epoch_pass
+    from handobjectconsist.training.steps import SingleFrameStep
     from handobjectconsist.training.checkpoints import load_trained_model
     from handobjectconsist.visualize.figures import build_eval_dataset
 
@@ -246,9 +247,9 @@ def evaluate(checkpoint: Path, data_root: Path, mano_root: Path, input_width: in
     dataset = build_eval_dataset("fhbhands", data_root, split, mano_root, input_width)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
                         collate_fn=collate_samples)
-    out = epoch_pass(loader, loaded.model, loaded.epoch, device, train=False, prefix="test",
+    out = epoch_pass(loader, loaded.model, SingleFrameStep("test"), loaded.epoch, device, train=False,
                      center_idx=int(loaded.opts.get("center_idx", 9)))
-    return {**out["evaluator"].summary(), "frames": len(dataset), "epoch": loaded.epoch}
+    return {**out["test"]["evaluator"].summary(), "frames": len(dataset), "epoch": loaded.epoch}
 
 
 def format_table(rows: Sequence[Dict], title: str) -> str:

@@ -23,8 +23,8 @@ import torch
 
 from experiments.sparsesup.data import annotated_count
 from handobjectconsist.errors import UsageError
-from handobjectconsist.training.supervised import run as run_supervised
-from handobjectconsist.training.warp_epoch import run as run_warp
+from handobjectconsist.training.trainmeshreg import run as run_supervised
+from handobjectconsist.training.trainmeshwarp import run as run_warp
 
 DONE_FILE = "done.json"
 

@@ -27,7 +27,7 @@ Differences from upstream, on purpose:
   object's first vertex (finite projections), instead of upstream's tiling.
 - The images compared are detached (they are inputs; upstream's never required grad either).
 
-BatchNorm: WarpRegNet does not change module modes. The epoch loop (training.warp_epoch) keeps the whole model in
+BatchNorm: WarpRegNet does not change module modes. The epoch loop (training.epochpass) keeps the whole model in
 eval() mode as upstream (BN uses its running statistics while its affine parameters train), unless
 --train_batchnorm is given.
 """

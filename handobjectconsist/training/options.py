@@ -1,4 +1,4 @@
-"""Command-line flags shared by trainmeshreg.py (and a future trainmeshwarp.py), with upstream names/defaults.
+"""Command-line flags of trainmeshreg.py and trainmeshwarp.py, with upstream names/defaults, and their run folder names.
 
 Upstream flags keep their names and defaults (docs/differences-from-upstream.md, K1; unused ones: D14). Additions: --data_root, --mano_root, --device,
 --input_width, --pretrained, --encoder_arch, --mano_ncomps, --skeleton_regressor, --checkpoint_root, --exp_dir,
@@ -14,12 +14,17 @@ from handobjectconsist.entry import Parser, fraction_flag, non_negative_int, pos
 DATASET_CHOICES = ["ho3dv2", "fhbhands", "toy"]
 
 # Flags the original parsed but never used, kept so that its command lines run: dest -> why it has no effect
-# (docs/differences-from-upstream.md, D14). trainmeshwarp adds its own (warp_epoch.UNUSED_WARP_FLAGS).
+# (docs/differences-from-upstream.md, D14). trainmeshwarp adds UNUSED_WARP_FLAGS.
 UNUSED_TRAINING_FLAGS = {
     "use_cache": "this project keeps no annotation cache; annotations are parsed at every start",
     "pyapt_id": "it named the original's cluster-bookkeeping marker file, which this project does not write",
     "criterion2d": "the original never read it (the 2D losses are squared errors); it only names trainmeshwarp's "
                    "run folder",
+}
+# trainmeshwarp flags the original parsed but never read (docs/differences-from-upstream.md, D14).
+UNUSED_WARP_FLAGS = {
+    "consist_mode": "the original never read it; the loss is always the photometric loss of the warped image",
+    "consist_scale": "the original never read it; it only names the run folder",
 }
 
 
@@ -127,16 +132,67 @@ def trainmeshreg_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def experiment_name(args) -> str:
-    """Upstream trainmeshreg folder name without the date level (so that a rerun finds the same folder):
-    {datasets}_{splits}_mini{m}/{com}_frac{f:.1e}lr{lr}_mom{mom}_bs{bs}__lmbeta.._lmpr.._lmrj3d.._lovr3d..seed{s}
-    plus _no_augm / _block_rot / _fbn."""
-    top = f"{'_'.join(args.train_datasets)}_{'_'.join(args.train_splits)}_mini{float(args.mini_factor)}"
-    name = (f"{args.com}_frac{args.fraction:.1e}lr{args.lr}_mom{args.momentum}_bs{args.batch_size}"
-            f"__lmbeta{args.mano_lambda_shape:.1e}_lmpr{args.mano_lambda_pose_reg:.1e}"
-            f"_lmrj3d{args.mano_lambda_recov_joints3d:.1e}_lovr3d{args.obj_lambda_recov_verts3d:.1e}"
-            f"seed{args.manual_seed}")
-    for flag, suffix in (("no_augm", "_no_augm"), ("block_rot", "_block_rot"), ("freeze_batchnorm", "_fbn")):
-        if getattr(args, flag):
-            name += suffix
+def trainmeshwarp_parser() -> argparse.ArgumentParser:
+    """trainmeshreg's shared flags with trainmeshwarp's defaults, plus the consistency flags (K1)."""
+    parser = Parser(description="Fine-tune MeshRegNet with photometric consistency")
+    add_data_args(parser)
+    add_model_args(parser)
+    add_optim_args(parser, epochs=2000)
+    add_run_args(parser, epoch_display_freq=20)
+    group = parser.add_argument_group("consistency")
+    group.add_argument("--consist_dataset", default="fhbhands", choices=DATASET_CHOICES)
+    group.add_argument("--consist_split", default="train")
+    group.add_argument("--no_consist_augm", action="store_true", help="no augmentation on the consist dataset")
+    group.add_argument("--consist_mode", default="warp", choices=["flow", "warp"], help="no effect, as upstream")
+    group.add_argument("--consist_scale", type=float, default=1, help="no effect, as upstream (names the folder)")
+    group.add_argument("--consist_criterion", default="l1", choices=["l1", "l2", "ssim"])
+    group.add_argument("--progressive_consist_steps", type=int, default=1000,
+                       help="lambda_consist ramp length in consist batches (0: no ramp)")
+    group.add_argument("--consist_gt_refs", action="store_true", help="reference frames use their GT meshes")
+    group.add_argument("--consist_use_backward", action="store_true", help="add the reverse photometric term")
+    group.add_argument("--sample_nb", type=positive_int, default=2,
+                       help="frames per consist item (query + sample_nb-1 refs)")
+    group.add_argument("--spacing", type=int, default=0,
+                       help="0: nearest annotated frame; >0: next annotated first; <0: previous first")
+    group.add_argument("--lambda_consist", type=float, default=0.001, help="photometric weight (ramped)")
+    group.add_argument("--lambda_data", type=float, default=0.999,
+                       help="supervised weight (minus the current ramped lambda_consist)")
+    group.add_argument("--occlusion_threshold", type=float, default=0.03,
+                       help="forward-backward flow tolerance, fraction of the image side")
+    return parser
+
+
+def experiment_name(args, trainer: str) -> str:
+    """Upstream run folder name of `trainer` without the date level (so that a rerun finds the same folder).
+
+    trainmeshreg:  {datasets}_{splits}_mini{m}/{com}_frac{f:.1e}lr{lr}_mom{mom}_bs{bs}__lmbeta.._lmpr.._lmrj3d..
+                   _lovr3d..seed{s}, plus _no_augm / _block_rot / _fbn.
+    trainmeshwarp: {datasets}_warp{consist_dataset}_mini{m}/{com}_frac.._ld.._lc..crit..sca..opt.._lr.._crit..
+                   _mom.._bs.._lmj3d.._lmbeta.._lmpr.._lmrj3d.._lmrw3d.._lov2d.._lov3d.._lovr3d..cj..seed..
+                   sample_nb.._spac..csteps.., plus _no_augm / _noconsaugm / _block_rot / _gt_refs.
+    """
+    datasets, mini = "_".join(args.train_datasets), f"_mini{float(args.mini_factor)}"
+    if trainer == "trainmeshreg":
+        top = f"{datasets}_{'_'.join(args.train_splits)}{mini}"
+        name = (f"{args.com}_frac{args.fraction:.1e}lr{args.lr}_mom{args.momentum}_bs{args.batch_size}"
+                f"__lmbeta{args.mano_lambda_shape:.1e}_lmpr{args.mano_lambda_pose_reg:.1e}"
+                f"_lmrj3d{args.mano_lambda_recov_joints3d:.1e}_lovr3d{args.obj_lambda_recov_verts3d:.1e}"
+                f"seed{args.manual_seed}")
+        suffixes = (("no_augm", "_no_augm"), ("block_rot", "_block_rot"), ("freeze_batchnorm", "_fbn"))
+    elif trainer == "trainmeshwarp":
+        top = f"{datasets}_warp{args.consist_dataset}{mini}"
+        name = (f"{args.com}_frac{args.fraction:.1e}_ld{args.lambda_data:.1e}_lc{args.lambda_consist:.1e}"
+                f"crit{args.consist_criterion}sca{args.consist_scale}opt{args.optimizer}_lr{args.lr}"
+                f"_crit{args.criterion2d}_mom{args.momentum}_bs{args.batch_size}"
+                f"_lmj3d{args.mano_lambda_joints3d:.1e}_lmbeta{args.mano_lambda_shape:.1e}"
+                f"_lmpr{args.mano_lambda_pose_reg:.1e}_lmrj3d{args.mano_lambda_recov_joints3d:.1e}"
+                f"_lmrw3d{args.mano_lambda_recov_verts3d:.1e}_lov2d{args.obj_lambda_verts2d:.1e}"
+                f"_lov3d{args.obj_lambda_verts3d:.1e}_lovr3d{args.obj_lambda_recov_verts3d:.1e}"
+                f"cj{args.center_jittering}seed{args.manual_seed}"
+                f"sample_nb{args.sample_nb}_spac{args.spacing}csteps{args.progressive_consist_steps}")
+        suffixes = (("no_augm", "_no_augm"), ("no_consist_augm", "_noconsaugm"), ("block_rot", "_block_rot"),
+                    ("consist_gt_refs", "_gt_refs"))
+    else:
+        raise ValueError(f"unknown trainer {trainer!r}")
+    name += "".join(suffix for flag, suffix in suffixes if getattr(args, flag))
     return f"{top}/{name}"

@@ -1,9 +1,9 @@
-"""Run bookkeeping shared by trainmeshreg (supervised.py) and trainmeshwarp (warp_epoch.py).
+"""Run bookkeeping shared by the trainmeshreg and trainmeshwarp commands (training/trainmeshreg.py, trainmeshwarp.py).
 
 Process setup and teardown, the command-line exit code, (re)building MeshRegNet from flags or a checkpoint, the
-validation pass, and the epoch loop around each trainer's own training pass: sampler epochs, then after the pass
-the LR step, validation when due, the checkpoint (which holds the random states at that point, so a resumed run
-continues exactly like an uninterrupted one) and a barrier.
+optimizer state of a resumed run, the validation pass, and the epoch loop around each trainer's training pass:
+sampler epochs, then after the pass the LR step, validation when due, the checkpoint (which holds the random states
+at that point, so a resumed run continues exactly like an uninterrupted one) and a barrier.
 """
 
 import argparse
@@ -21,14 +21,20 @@ from tqdm import tqdm
 from handobjectconsist.entry import run_main, user_error_message
 from handobjectconsist.errors import Interrupted
 from handobjectconsist.interrupts import deferred_interrupts
-from handobjectconsist.models import MeshRegNet
+from handobjectconsist.models import MODEL_OPTION_KEYS, MeshRegNet
 from handobjectconsist.models.encoder import TINY_ARCH
-from handobjectconsist.training.checkpoints import atomic_copy, load_model_state, save_training_checkpoint
+from handobjectconsist.training.checkpoints import (CheckpointError, atomic_copy, load_model_state,
+                                                   save_training_checkpoint)
 from handobjectconsist.training.distributed import DistContext, barrier, cleanup, init_distributed
-from handobjectconsist.training.epochpass import epoch_pass
+from handobjectconsist.training.epochpass import NonFiniteLossError, epoch_pass
 from handobjectconsist.training.monitor import Monitor
+from handobjectconsist.training.options import trainmeshreg_parser
 from handobjectconsist.training.samplefig import save_pck_figure
+from handobjectconsist.training.steps import SingleFrameStep
 from libyana.fileio import remove_stale_temporaries
+
+# Model flags that are paths or run settings: taken from the command line even when resuming.
+RUNTIME_MODEL_KEYS = ("mano_root",)
 
 
 def run_in_context(args: argparse.Namespace, body: Callable[[argparse.Namespace, DistContext], Dict]) -> Dict:
@@ -105,6 +111,44 @@ def _restore_snapshot(exp_dir: Path, checkpoint: Optional[Dict], snapshot: int, 
     logger.warning("snapshot %s was missing (lost to an interrupted run); rewritten from %s", target, source)
 
 
+def model_options(args, checkpoint: Optional[Dict], logger: logging.Logger) -> Dict:
+    """Flags that build the model: the checkpoint's own values when resuming (upstream reload_model). Model flags
+    given on the command line with another value than the checkpoint's are named in one warning line."""
+    opts = dict(vars(args))
+    if checkpoint is not None:
+        saved = checkpoint["opts"]
+        defaults = trainmeshreg_parser()
+        ignored = []
+        for key in MODEL_OPTION_KEYS:
+            if key in saved and key not in RUNTIME_MODEL_KEYS:
+                if key in opts and opts[key] != saved[key] and opts[key] != defaults.get_default(key):
+                    ignored.append(f"--{key} {_flag_text(opts[key])} (checkpoint: {_flag_text(saved[key])})")
+                opts[key] = saved[key]
+        if ignored:
+            logger.warning("--resume %s: model flags come from the checkpoint; ignored: %s", checkpoint.get("path"),
+                           ", ".join(ignored))
+    return opts
+
+
+def _flag_text(value) -> str:
+    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def build_optimizer(args, model: torch.nn.Module) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if args.optimizer == "adam":
+        return torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
+    return torch.optim.SGD(params, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
+
+
+def build_scheduler(args, optimizer):
+    """StepLR(step lr_decay_step epochs, gamma); gamma 0 means no scheduler (upstream crashed on it)."""
+    if args.lr_decay_gamma == 0:
+        return None
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, int(args.lr_decay_step)),
+                                           gamma=args.lr_decay_gamma)
+
+
 def freeze_batchnorm_momentum(model: torch.nn.Module) -> None:
     """--freeze_batchnorm: BN momentum 0, so running statistics never change even in train mode."""
     for module in model.modules():
@@ -126,6 +170,27 @@ def build_meshregnet(args, opts: Dict, checkpoint: Optional[Dict], logger: loggi
     return model
 
 
+def restore_optimizer(args, checkpoint: Dict, optimizer: torch.optim.Optimizer, scheduler: Optional[object],
+                      hyperparameters_from_flags: bool) -> None:
+    """Load a resumed checkpoint's optimizer state (Adam moments / SGD momentum) and, when scheduler is given and the
+    checkpoint has one, the scheduler state. hyperparameters_from_flags: the learning rate and weight decay come
+    from this command line (trainmeshwarp fine-tuning a trainmeshreg run) instead of the checkpoint (trainmeshreg
+    continuing itself). Raises CheckpointError when the state does not fit --optimizer."""
+    try:
+        if checkpoint.get("optimizer") is not None:
+            optimizer.load_state_dict(checkpoint["optimizer"])
+        if scheduler is not None and checkpoint.get("scheduler") is not None:
+            scheduler.load_state_dict(checkpoint["scheduler"])
+    except (ValueError, KeyError) as err:
+        raise CheckpointError(f"--resume {checkpoint['path']}: optimizer/scheduler state does not match "
+                              f"--optimizer {args.optimizer} ({err})") from None
+    if hyperparameters_from_flags and checkpoint.get("optimizer") is not None:
+        for group in optimizer.param_groups:
+            group["lr"] = args.lr
+            group["initial_lr"] = args.lr
+            group["weight_decay"] = args.weight_decay
+
+
 def loader_generator(seed: int) -> torch.Generator:
     """The train loaders' shuffling generator (its state is checkpointed)."""
     generator = torch.Generator()
@@ -143,8 +208,9 @@ def distributed_model(model: torch.nn.Module, context: DistContext) -> torch.nn.
 
 def validate(args, loader, model, epoch: int, device, monitor: Monitor, exp_dir: Path, show: bool) -> Dict:
     """Validation pass on this process; logs val metrics, PCK figure and per-sample errors."""
-    out = epoch_pass(loader, model, epoch, device, train=False, figure_dir=exp_dir / "images" if show else None,
-                     display_freq=args.display_freq, prefix="val", center_idx=args.center_idx)
+    out = epoch_pass(loader, model, SingleFrameStep("val"), epoch, device, train=False,
+                     figure_dir=exp_dir / "images" if show else None, display_freq=args.display_freq,
+                     center_idx=args.center_idx)["val"]
     evaluator = out["evaluator"]
     metrics = {**out["losses"], **evaluator.summary()}
     monitor.log_epoch("val", epoch, metrics)
@@ -162,9 +228,10 @@ class EpochLoop:
     """The epochs of a training run. Usage:
 
         loop = EpochLoop(args, context, exp_dir, opts, model, optimizer, scheduler, generator, monitor, val_loader)
-        for epoch, show in loop.epochs(start_epoch, [train_loader, ...]):
-            ...one training pass...        (loop.bar.set_postfix(...) to show a figure)
-            loop.end_epoch(epoch, show)
+        with loop.guarded():
+            for epoch, show in loop.epochs(start_epoch, [train_loader, ...]):
+                ...one training pass (epochpass.epoch_pass)...   (loop.bar.set_postfix(...) to show a figure)
+                loop.end_epoch(epoch, show)
 
     model: the MeshRegNet that is validated and checkpointed (not a DDP wrapper). val_loader: None on non-main
     processes. checkpoint_extra() gives further checkpoint entries (save_training_checkpoint's extra=).
@@ -181,6 +248,7 @@ class EpochLoop:
     monitor: Monitor
     val_loader: Optional[object]
     checkpoint_extra: Callable[[], Dict] = dict
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger(__name__))
     bar: Optional[tqdm] = field(default=None, init=False)
     saved_epoch: Optional[int] = field(default=None, init=False)  # last epoch checkpointed into exp_dir
 
@@ -192,6 +260,20 @@ class EpochLoop:
             return Interrupted(signal_name, f"no checkpoint was saved in {self.exp_dir} by this run")
         return Interrupted(signal_name, f"the last saved checkpoint is {path} (epoch {self.saved_epoch}); "
                                         f"continue with --resume {path}")
+
+    @contextmanager
+    def guarded(self) -> Iterator[None]:
+        """Around the run's work with the experiment folder open: a signal (KeyboardInterrupt) becomes Interrupted
+        naming the last saved checkpoint, a non-finite loss is logged, and the monitor is closed in every case."""
+        try:
+            yield
+        except KeyboardInterrupt as err:
+            raise self.interrupted(err) from None
+        except NonFiniteLossError as err:
+            self.logger.error("%s", err)
+            raise
+        finally:
+            self.monitor.close()
 
     def epochs(self, start_epoch: int, train_loaders: Sequence) -> Iterator[Tuple[int, bool]]:
         """Yields (epoch, show) for epoch = start_epoch + 1 .. args.epochs (1-based: the number finished after

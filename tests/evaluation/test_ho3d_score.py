@@ -280,7 +280,7 @@ def test_train_predict_score_on_synthetic_ho3d(ho3d_tiny_root, mano_root, tmp_pa
     """trainmeshreg (1 epoch, tiny encoder) -> evalho3dv2.py -> the scorer, on the synthetic HO3D-v2 set whose
     generator wrote the reference files; then the reference itself submitted scores exactly."""
     import evalho3dv2
-    from handobjectconsist.training.supervised import run as train
+    from handobjectconsist.training.trainmeshreg import run as train
 
     history = train(f"--train_datasets ho3dv2 --val_dataset ho3dv2 --split_mode paper --train_splits train "
                     f"--val_split train --data_root {ho3d_tiny_root} --mano_root {mano_root} --input_width 64 "

@@ -12,7 +12,7 @@ from handobjectconsist.datasets import FPHAB, HandObjectDataset, collate_pairs
 from handobjectconsist.mano import ManoLayer
 from handobjectconsist.models import MeshRegNet
 from handobjectconsist.training.checkpoints import save_training_checkpoint
-from handobjectconsist.training.supervised import trainmeshreg_parser
+from handobjectconsist.training.options import trainmeshreg_parser
 
 
 def test_gt_query_mesh_minimises_the_loss_and_the_gradient_points_back(fphab_tiny_root, mano_root):

@@ -21,7 +21,7 @@ from handobjectconsist.datasets.meshes import load_mesh
 from handobjectconsist.predict import cli
 from handobjectconsist.predict.videoio import AnimationWriter, read_animation
 from handobjectconsist.training.checkpoints import load_trained_model
-from handobjectconsist.training.supervised import run as run_supervised
+from handobjectconsist.training.trainmeshreg import run as run_supervised
 from handobjectconsist.visualize.figures import build_eval_dataset
 
 INPUT_WIDTH = 64

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from handobjectconsist.entry import run_main
-from handobjectconsist.training import checkpoints, supervised, warp_epoch
+from handobjectconsist.training import checkpoints, trainmeshreg, trainmeshwarp
 from handobjectconsist.training.checkpoints import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,7 +40,7 @@ def _fphab(data_root, mano_root, exp_dir, extra=""):
 @pytest.mark.parametrize("flag, value", [("--fraction", "0"), ("--fraction", "-0.5"), ("--fraction", "1.5"),
                                          ("--fraction", "nan"), ("--input_width", "0"), ("--input_width", "-64"),
                                          ("--batch_size", "0")])
-@pytest.mark.parametrize("main", [supervised.main, warp_epoch.main], ids=["trainmeshreg", "trainmeshwarp"])
+@pytest.mark.parametrize("main", [trainmeshreg.main, trainmeshwarp.main], ids=["trainmeshreg", "trainmeshwarp"])
 def test_bad_flag_value_is_rejected_at_parsing(main, flag, value, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([flag, value, "--exp_dir", str(tmp_path / "exp")])
@@ -72,7 +72,7 @@ def _corrupt_mano(mano_root, tmp_path, kind):
 @pytest.mark.parametrize("kind", ["not_a_pickle", "truncated", "missing_keys"])
 def test_bad_mano_pickle_names_the_file(kind, mano_root, tmp_path, capsys):
     root, path = _corrupt_mano(mano_root, tmp_path, kind)
-    assert supervised.main(_toy(root, tmp_path / "exp")) == 1
+    assert trainmeshreg.main(_toy(root, tmp_path / "exp")) == 1
     errors = _error_lines(capsys)
     assert len(errors) == 1 and str(path) in errors[0]
     if kind == "missing_keys":
@@ -103,7 +103,7 @@ def test_bad_skeleton_line_names_file_and_line(edit, problem, fphab_copy, mano_r
     lines = path.read_text().splitlines()
     lines[2] = " ".join(edit(lines[2].split()))
     path.write_text("\n".join(lines) + "\n")
-    assert supervised.main(_fphab(fphab_copy, mano_root, tmp_path / "exp")) == 1
+    assert trainmeshreg.main(_fphab(fphab_copy, mano_root, tmp_path / "exp")) == 1
     errors = _error_lines(capsys)
     assert len(errors) == 1 and f"{path}, line 3" in errors[0] and problem in errors[0], errors
     assert not (tmp_path / "exp").exists()
@@ -115,7 +115,7 @@ def test_corrupt_frame_names_its_path(kind, workers, fphab_copy, mano_root, tmp_
     for path in frames[1:]:  # every frame but the first, whose header is read at start-up
         data = path.read_bytes()
         path.write_bytes(data[: len(data) // 3] if kind == "truncated" else b"\x00garbage" * 10)
-    assert supervised.main(_fphab(fphab_copy, mano_root, tmp_path / "exp", f"--workers {workers}")) == 1
+    assert trainmeshreg.main(_fphab(fphab_copy, mano_root, tmp_path / "exp", f"--workers {workers}")) == 1
     errors = _error_lines(capsys)
     assert len(errors) == 1 and "cannot read" in errors[0] and "Video_files_480" in errors[0], errors
     assert any(str(path) in errors[0] for path in frames[1:])
@@ -124,7 +124,7 @@ def test_corrupt_frame_names_its_path(kind, workers, fphab_copy, mano_root, tmp_
 
 def test_fraction_too_small_for_one_batch(fphab_copy, mano_root, tmp_path, capsys):
     argv = _fphab(fphab_copy, mano_root, tmp_path / "exp", "--fraction 0.01 --batch_size 12")
-    assert supervised.main(argv) == 1
+    assert trainmeshreg.main(argv) == 1
     errors = _error_lines(capsys)
     assert len(errors) == 1 and "--fraction 0.01" in errors[0] and "--batch_size 12" in errors[0], errors
     assert not (tmp_path / "exp").exists()
@@ -141,7 +141,7 @@ def test_read_only_output_folder(mano_root, tmp_path, capsys, monkeypatch):
         return real_mkdir(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "mkdir", read_only_mkdir)
-    assert supervised.main(_toy(mano_root, exp)) == 1
+    assert trainmeshreg.main(_toy(mano_root, exp)) == 1
     errors = _error_lines(capsys)
     assert len(errors) == 1 and "read-only file system" in errors[0] and str(tmp_path / "locked") in errors[0]
     assert not (tmp_path / "locked").exists()
@@ -164,7 +164,7 @@ def test_disk_full_while_saving_keeps_previous_checkpoint(style, mano_root, tmp_
         return real_save(obj, stream, *args, **kwargs)
 
     monkeypatch.setattr(checkpoints.torch, "save", save_until_full)
-    assert supervised.main(_toy(mano_root, exp, epochs=3)) == 1
+    assert trainmeshreg.main(_toy(mano_root, exp, epochs=3)) == 1
     errors = _error_lines(capsys)
     assert errors == [f"error: no space left on device while writing {exp / 'checkpoint.pth'}; the previous "
                       f"checkpoint (epoch 1) is intact: free space (or make the folder writable) and resume with "
@@ -176,20 +176,20 @@ def test_disk_full_while_saving_keeps_previous_checkpoint(style, mano_root, tmp_
 # ------------------------------------------------------------------------------------------- resume
 def test_resume_names_ignored_model_flags(mano_root, tmp_path, caplog):
     exp = tmp_path / "exp"
-    assert supervised.main(_toy(mano_root, exp)) == 0
+    assert trainmeshreg.main(_toy(mano_root, exp)) == 0
     caplog.clear()
     argv = _toy(mano_root, exp, epochs=2, extra=f"--resume {exp / 'checkpoint.pth'} --mano_ncomps 10")
-    assert supervised.main(argv) == 0
+    assert trainmeshreg.main(argv) == 0
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and "ignored: --mano_ncomps 10 (checkpoint: 15)" in warnings[0]
 
 
 def test_trainmeshwarp_refuses_another_fraction_than_the_base_run(mano_root, tmp_path, capsys):
     base = tmp_path / "base"
-    assert supervised.main(_toy(mano_root, base)) == 0
+    assert trainmeshreg.main(_toy(mano_root, base)) == 0
     warp = tmp_path / "warp"
     argv = _toy(mano_root, warp, epochs=2, extra=f"--resume {base / 'checkpoint.pth'} --fraction 0.5")
-    assert warp_epoch.main(argv + ["--consist_dataset", "toy"]) == 1
+    assert trainmeshwarp.main(argv + ["--consist_dataset", "toy"]) == 1
     errors = _error_lines(capsys)
     assert len(errors) == 1 and "--fraction 0.5" in errors[0] and "pass --fraction 1" in errors[0], errors
     assert not warp.exists()
@@ -197,13 +197,13 @@ def test_trainmeshwarp_refuses_another_fraction_than_the_base_run(mano_root, tmp
 
 def test_leftovers_are_cleaned_on_resume(mano_root, tmp_path):
     exp = tmp_path / "exp"
-    assert supervised.main(_toy(mano_root, exp, epochs=2)) == 0
+    assert trainmeshreg.main(_toy(mano_root, exp, epochs=2)) == 0
     stale = exp / ".checkpoint.pth.999999999.0123abcd.tmp"  # a pid that cannot run
     stale.write_bytes(b"half a checkpoint")
     (exp / "checkpoint_2.pth").unlink()  # snapshot lost to a kill
     with open(exp / "train.txt", "a") as log:  # epoch 3 logged, then killed before its checkpoint
         log.write("(epoch: 3, time: x),total_loss:1\n")
-    assert supervised.main(_toy(mano_root, exp, epochs=4, extra=f"--resume {exp / 'checkpoint.pth'}")) == 0
+    assert trainmeshreg.main(_toy(mano_root, exp, epochs=4, extra=f"--resume {exp / 'checkpoint.pth'}")) == 0
     assert not stale.exists()
     assert load_checkpoint(exp / "checkpoint_2.pth")["epoch"] == 2
     epochs = [line.split(",")[0] for line in (exp / "train.txt").read_text().splitlines()[1:]]
@@ -232,7 +232,7 @@ def test_interrupt_during_checkpoint_write_finishes_the_write(mano_root, tmp_pat
         return real_save(obj, stream, *args, **kwargs)
 
     monkeypatch.setattr(checkpoints.torch, "save", save_with_interrupt)
-    assert supervised.main(_toy(mano_root, exp, epochs=5)) == 130
+    assert trainmeshreg.main(_toy(mano_root, exp, epochs=5)) == 130
     errors = _error_lines(capsys)
     assert errors == [f"error: interrupted by SIGINT; the last saved checkpoint is {exp / 'checkpoint.pth'} "
                       f"(epoch 2); continue with --resume {exp / 'checkpoint.pth'}"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from handobjectconsist.training.supervised import run
+from handobjectconsist.training.trainmeshreg import run
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from handobjectconsist.training.epochpass import set_model_mode
-from handobjectconsist.training.supervised import build_scheduler
+from handobjectconsist.training.session import build_scheduler
 
 
 def _model():

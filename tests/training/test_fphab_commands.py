@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from handobjectconsist.training.supervised import run
+from handobjectconsist.training.trainmeshreg import run
 
 README_COMMANDS = [
     "--freeze_batchnorm --workers 2 --block_rot",

@@ -35,7 +35,7 @@ def test_readme_command_lines_parse(argv):
 def test_folder_name_matches_upstream_example():
     # Upstream's folder name for this command line, without its date level (K1).
     args = trainmeshreg_parser().parse_args("--freeze_batchnorm --fraction 0.00625".split())
-    assert experiment_name(args) == (
+    assert experiment_name(args, "trainmeshreg") == (
         "fhbhands_train_mini1.0/debug/_frac6.3e-03lr5e-05_mom0.9_bs8__lmbeta5.0e-07_lmpr5.0e-06"
         "_lmrj3d5.0e-01_lovr3d5.0e-01seed0_fbn"
     )

@@ -12,7 +12,7 @@ from handobjectconsist.models.trained import load_trained_model
 from handobjectconsist.training.checkpoints import save_training_checkpoint
 from handobjectconsist.training.options import UNUSED_TRAINING_FLAGS, trainmeshreg_parser
 from handobjectconsist.training.session import build_meshregnet
-from handobjectconsist.training.warp_epoch import UNUSED_WARP_FLAGS, trainmeshwarp_parser
+from handobjectconsist.training.options import UNUSED_WARP_FLAGS, trainmeshwarp_parser
 
 
 def test_defaults_print_nothing_and_each_given_flag_one_line():

@@ -1,4 +1,5 @@
-"""trainmeshreg: supervised training / evaluation of MeshRegNet (flags: docs/differences-from-upstream.md, K1), single process or torchrun.
+"""The trainmeshreg command: supervised training / evaluation of MeshRegNet (flags: training/options.py,
+docs/differences-from-upstream.md, K1), single process or torchrun.
 
 Experiment folder (rank 0 writes everything): opt.yaml, train.txt / val.txt, tensorboard/, curves.png,
 results.json, images/ (sample and PCK figures), evaluation/ (per-sample errors), checkpoint.pth and
@@ -10,62 +11,21 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import torch
-
 from handobjectconsist.entry import warn_unused_flags
 from handobjectconsist.errors import UsageError
-from handobjectconsist.models import MODEL_OPTION_KEYS
-from handobjectconsist.training.checkpoints import CheckpointError, load_checkpoint, restore_rng_states
+from handobjectconsist.training.checkpoints import load_checkpoint, restore_rng_states
 from handobjectconsist.training.data import build_train_loader, build_val_loader, default_skeleton_regressor
-from handobjectconsist.training.epochpass import NonFiniteLossError, epoch_pass
+from handobjectconsist.training.epochpass import epoch_pass
 from handobjectconsist.training.monitor import Monitor
 from handobjectconsist.training.options import UNUSED_TRAINING_FLAGS, experiment_name, trainmeshreg_parser
-from handobjectconsist.training.session import (EpochLoop, build_meshregnet, distributed_model, exit_code,
-                                                experiment_folder, loader_generator, run_in_context, validate)
+from handobjectconsist.training.session import (EpochLoop, build_meshregnet, build_optimizer, build_scheduler,
+                                                distributed_model, exit_code, experiment_folder, loader_generator,
+                                                model_options, restore_optimizer, run_in_context, validate)
+from handobjectconsist.training.steps import SingleFrameStep
 from libyana.seeding import set_all_seeds
 
-__all__ = ["build_optimizer", "build_scheduler", "main", "model_options", "resolve_exp_dir", "run"]
+__all__ = ["main", "resolve_exp_dir", "run"]
 LOGGER = logging.getLogger("trainmeshreg")
-# Flags that are paths or run settings: taken from the command line even when resuming.
-RUNTIME_MODEL_KEYS = ("mano_root",)
-
-
-def model_options(args, checkpoint: Optional[Dict]) -> Dict:
-    """Flags that build the model: the checkpoint's own values when resuming (upstream reload_model). Model flags
-    given on the command line with another value than the checkpoint's are named in one warning line."""
-    opts = dict(vars(args))
-    if checkpoint is not None:
-        saved = checkpoint["opts"]
-        defaults = trainmeshreg_parser()
-        ignored = []
-        for key in MODEL_OPTION_KEYS:
-            if key in saved and key not in RUNTIME_MODEL_KEYS:
-                if key in opts and opts[key] != saved[key] and opts[key] != defaults.get_default(key):
-                    ignored.append(f"--{key} {_flag_text(opts[key])} (checkpoint: {_flag_text(saved[key])})")
-                opts[key] = saved[key]
-        if ignored:
-            LOGGER.warning("--resume %s: model flags come from the checkpoint; ignored: %s", checkpoint.get("path"),
-                           ", ".join(ignored))
-    return opts
-
-
-def _flag_text(value) -> str:
-    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
-
-
-def build_optimizer(args, model: torch.nn.Module) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    if args.optimizer == "adam":
-        return torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
-    return torch.optim.SGD(params, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
-
-
-def build_scheduler(args, optimizer):
-    """StepLR(step lr_decay_step epochs, gamma); gamma 0 means no scheduler (upstream crashed on it)."""
-    if args.lr_decay_gamma == 0:
-        return None
-    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, int(args.lr_decay_step)),
-                                           gamma=args.lr_decay_gamma)
 
 
 def resolve_exp_dir(args, checkpoint: Optional[Dict]) -> Path:
@@ -73,7 +33,7 @@ def resolve_exp_dir(args, checkpoint: Optional[Dict]) -> Path:
         return Path(args.exp_dir)
     if args.evaluate and checkpoint is not None:
         return Path(checkpoint["path"]).parent / f"evaluate_{args.val_dataset}_{args.val_split}"
-    return Path(args.checkpoint_root) / experiment_name(args)
+    return Path(args.checkpoint_root) / experiment_name(args, "trainmeshreg")
 
 
 def run(argv: Optional[List[str]] = None) -> Dict:
@@ -97,7 +57,7 @@ def _run(args, context) -> Dict:
             LOGGER.info("FPHAB skeleton regressor: %s", found)
         elif "fhbhands" in args.train_datasets:
             LOGGER.info("FPHAB skeleton regressor: MANO J_regressor + finger tips (no fhb_skel_regressor.npz)")
-    opts = model_options(args, checkpoint)
+    opts = model_options(args, checkpoint, LOGGER)
     exp_dir = resolve_exp_dir(args, checkpoint)
     model = build_meshregnet(args, opts, checkpoint, LOGGER).to(device)
     optimizer = build_optimizer(args, model)
@@ -105,14 +65,7 @@ def _run(args, context) -> Dict:
     start_epoch = 0
     if checkpoint is not None:
         start_epoch = int(checkpoint["epoch"])
-        try:
-            if checkpoint.get("optimizer") is not None:
-                optimizer.load_state_dict(checkpoint["optimizer"])
-            if scheduler is not None and checkpoint.get("scheduler") is not None:
-                scheduler.load_state_dict(checkpoint["scheduler"])
-        except (ValueError, KeyError) as err:
-            raise CheckpointError(f"--resume {checkpoint['path']}: optimizer/scheduler state does not match "
-                                  f"--optimizer {args.optimizer} ({err})") from None
+        restore_optimizer(args, checkpoint, optimizer, scheduler, hyperparameters_from_flags=False)
 
     generator = loader_generator(args.manual_seed)
     val_loader = build_val_loader(args, context) if context.is_main else None
@@ -125,31 +78,25 @@ def _run(args, context) -> Dict:
                           start_epoch=None if args.evaluate else start_epoch)
         LOGGER.info("experiment folder %s, device %s, world size %d", exp_dir, device, context.world_size)
         train_model = distributed_model(model, context)
-        loop = EpochLoop(args, context, exp_dir, opts, model, optimizer, scheduler, generator, monitor, val_loader)
-        try:
+        loop = EpochLoop(args, context, exp_dir, opts, model, optimizer, scheduler, generator, monitor, val_loader,
+                         logger=LOGGER)
+        with loop.guarded():
             if args.evaluate:
-                if not context.is_main:  # evaluation runs on the main process only
-                    return {"exp_dir": exp_dir, **monitor.history}
-                metrics = validate(args, val_loader, model, start_epoch, device, monitor, exp_dir, show=True)
-                print({k: round(v, 6) for k, v in metrics.items()})
+                if context.is_main:  # evaluation runs on the main process only
+                    metrics = validate(args, val_loader, model, start_epoch, device, monitor, exp_dir, show=True)
+                    print({k: round(v, 6) for k, v in metrics.items()})
                 return {"exp_dir": exp_dir, **monitor.history}
             for epoch, show in loop.epochs(start_epoch, [train_loader]):
-                out = epoch_pass(train_loader, train_model, epoch, device, optimizer=optimizer, train=True,
-                                 context=context, train_batchnorm=args.train_batchnorm,
+                out = epoch_pass(train_loader, train_model, SingleFrameStep("train"), epoch, device,
+                                 optimizer=optimizer, train=True, context=context,
+                                 train_batchnorm=args.train_batchnorm,
                                  figure_dir=exp_dir / "images" if show else None, display_freq=args.display_freq,
-                                 prefix="train", center_idx=args.center_idx)
+                                 center_idx=args.center_idx)["train"]
                 train_metrics = {**out["losses"], **out["evaluator"].summary(),
                                  "lr": optimizer.param_groups[0]["lr"]}
                 monitor.log_epoch("train", epoch, train_metrics)
                 loop.bar.set_postfix(loss=f"{train_metrics.get('total_loss', float('nan')):.4g}")
                 loop.end_epoch(epoch, show)
-        except KeyboardInterrupt as err:
-            raise loop.interrupted(err) from None
-        except NonFiniteLossError as err:
-            LOGGER.error("%s", err)
-            raise
-        finally:
-            monitor.close()
     return {"exp_dir": exp_dir, **monitor.history}
 
 

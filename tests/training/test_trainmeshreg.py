@@ -1,6 +1,7 @@
 """End-to-end runs of the training loop on the tiny in-memory 'toy' dataset (CPU)."""
 
 import json
+import logging
 
 import pytest
 import torch
@@ -8,7 +9,7 @@ import torch
 from handobjectconsist.models.meshregnet import MeshRegNet
 from handobjectconsist.training.checkpoints import CheckpointError
 from handobjectconsist.training.epochpass import NonFiniteLossError
-from handobjectconsist.training.supervised import main, run
+from handobjectconsist.training.trainmeshreg import main, run
 
 
 def _argv(mano_root, exp_dir, epochs, extra=""):
@@ -89,13 +90,13 @@ def test_incompatible_checkpoint_gives_clear_error(mano_root, tmp_path, capsys):
 
 def test_resume_rebuilds_model_from_checkpoint_options(tmp_path):
     from handobjectconsist.training.options import trainmeshreg_parser
-    from handobjectconsist.training.supervised import model_options
+    from handobjectconsist.training.session import model_options
 
     args = trainmeshreg_parser().parse_args(
         f"--mano_root {tmp_path / 'here'} --obj_trans_factor 7 --mano_lambda_shape 0".split())
     saved = dict(vars(trainmeshreg_parser().parse_args([])), mano_root="/elsewhere", obj_trans_factor=100.0,
                  mano_lambda_shape=5e-7, encoder_arch="resnet50")
-    opts = model_options(args, {"opts": saved})
+    opts = model_options(args, {"opts": saved}, logging.getLogger("test"))
     assert opts["obj_trans_factor"] == 100.0 and opts["mano_lambda_shape"] == 5e-7  # the checkpoint's values
     assert opts["encoder_arch"] == "resnet50"
     assert opts["mano_root"] == str(tmp_path / "here")  # a path on this machine, from the command line

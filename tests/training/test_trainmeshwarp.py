@@ -6,8 +6,11 @@ import pytest
 import torch
 
 from handobjectconsist.training.checkpoints import load_checkpoint
-from handobjectconsist.training.supervised import run as run_supervised
-from handobjectconsist.training.warp_epoch import experiment_name, run, trainmeshwarp_parser, warp_epoch_pass
+from handobjectconsist.training.trainmeshreg import run as run_supervised
+from handobjectconsist.training.epochpass import epoch_pass
+from handobjectconsist.training.options import experiment_name, trainmeshwarp_parser
+from handobjectconsist.training.steps import ConsistencyStep
+from handobjectconsist.training.trainmeshwarp import paired_batches, run
 
 
 def test_upstream_command_lines_parse_with_upstream_defaults():
@@ -16,13 +19,13 @@ def test_upstream_command_lines_parse_with_upstream_defaults():
     assert (args.lambda_data, args.lambda_consist, args.progressive_consist_steps) == (0.999, 0.001, 1000)
     assert (args.sample_nb, args.spacing, args.consist_criterion, args.epochs, args.epoch_display_freq) == \
         (2, 0, "l1", 2000, 20)
-    name = experiment_name(args)
+    name = experiment_name(args, "trainmeshwarp")
     assert name.startswith("fhbhands_warpfhbhands_mini1.0/debug/_frac6.3e-03_ld1.0e+00_lc1.0e-03critl1")
     assert name.endswith("sample_nb2_spac0csteps1000_gt_refs")
     control = trainmeshwarp_parser().parse_args(
         "--freeze_batchnorm --consist_gt_refs --workers 8 --fraction 0.00625 --resume base.pth "
         "--lambda_data 1 --lambda_consist 0".split())
-    assert "_ld1.0e+00_lc0.0e+00" in experiment_name(control)
+    assert "_ld1.0e+00_lc0.0e+00" in experiment_name(control, "trainmeshwarp")
 
 
 class _Quadratic(torch.nn.Module):
@@ -41,18 +44,24 @@ class _Quadratic(torch.nn.Module):
 
 
 def test_one_optimizer_step_on_the_sum_of_data_and_consist_losses(monkeypatch):
-    monkeypatch.setattr("handobjectconsist.training.warp_epoch.HandObjectEvaluator.feed", lambda *a, **k: None)
+    monkeypatch.setattr("handobjectconsist.training.epochpass.HandObjectEvaluator.feed", lambda *a, **k: None)
     a, b = torch.tensor([1.0, 2.0]), torch.tensor([-1.0, 0.5])
     data = [{"image": torch.zeros(1, 3, 2, 2), "target": a.unsqueeze(0)}] * 3
     consist = [[{"image": torch.zeros(1, 3, 2, 2), "target": b.unsqueeze(0)}, {}]] * 2
     model = _Quadratic()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    warp_epoch_pass(data, consist, model, optimizer, 1, torch.device("cpu"), progress=False)
+    batches, steps = paired_batches(data, consist)
+    out = epoch_pass(batches, model, ConsistencyStep(), 1, torch.device("cpu"), optimizer=optimizer, total=steps,
+                     progress=False)
     # Two steps (the shorter loader); each w <- w - 0.1 * (2 (w - a) + 6 (w - b)).
     w = torch.zeros(2)
     for _ in range(2):
         w = w - 0.1 * (2 * (w - a) + 6 * (w - b))
     assert torch.allclose(model.w.detach(), w)
+    # Both parts are metered under their kind; the step loss is their sum, averaged over the two steps.
+    assert steps == 2 and set(out) == {"train", "consist"}
+    assert abs(out["train"]["losses"]["step_loss"] - out["train"]["losses"]["loss"]
+               - out["consist"]["losses"]["loss"]) < 1e-6
 
 
 def _argv(mano_root, exp_dir, epochs, extra=""):
