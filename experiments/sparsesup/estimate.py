@@ -32,12 +32,15 @@ def measure(settings: runs.Settings, timing_root: Path, fraction: float, steps: 
     ckpt = step1_dir / "checkpoint.pth"
     setup2 = _timed(run_warp, runs.step2_argv(timing, "consist", fraction, 0, work / "setup2", ckpt, 1))
     epoch2 = _timed(run_warp, runs.step2_argv(timing, "consist", fraction, 0, step2_dir, ckpt, 2)) - setup2
-    sizes = [min(test_frames, n) for n in (settings.batch_size, 8 * settings.batch_size)]
+    # An untimed warm-up evaluation first (imports, file caches, first-call costs), then two sizes far enough apart
+    # that the per-frame cost stands out of the set-up time (with 1 and 8 batches it was lost in the noise).
+    sizes = [min(test_frames, n) for n in (settings.batch_size, 2 * settings.batch_size, 32 * settings.batch_size)]
     seconds = []
-    for size in sizes:
+    for index, size in enumerate(sizes):
         factor = test_frames / size
-        argv = runs.eval_argv(timing, ckpt, work / f"eval{size}") + ["--mini_factor", repr(factor)]
+        argv = runs.eval_argv(timing, ckpt, work / f"eval{index}_{size}") + ["--mini_factor", repr(factor)]
         seconds.append(_timed(run_supervised, argv))
+    sizes, seconds = sizes[1:], seconds[1:]
     kept = [int(test_frames / (test_frames / size)) for size in sizes]
     per_frame = (seconds[1] - seconds[0]) / max(1, kept[1] - kept[0])
     return {"step1_batch": max(epoch1, 0.0) / steps, "step2_batch": max(epoch2, 0.0) / steps,
