@@ -19,7 +19,6 @@ Rows are also split by the query's distance to its reference (frames).
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Dict, List
@@ -30,9 +29,9 @@ import torch
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from experiments.photometric_signal import draw_items  # noqa: E402
+from experiments.photometric_signal import draw_items, measure_pairs, save_report  # noqa: E402
 from experiments.sparsesup.data import dataset_dir  # noqa: E402
-from handobjectconsist.datasets import FPHAB, HandObjectDataset, collate_pairs  # noqa: E402
+from handobjectconsist.datasets import FPHAB, HandObjectDataset  # noqa: E402
 from handobjectconsist.datasets import sample_keys as K  # noqa: E402
 from handobjectconsist.models.warpreg import hand_object_mesh, pair_warp_loss  # noqa: E402
 from handobjectconsist.training.checkpoints import load_trained_model  # noqa: E402
@@ -147,23 +146,14 @@ def main(argv=None) -> int:
     items = draw_items(dataset, args.pairs, args.seed)
     layer = model.mano_branch.mano_layer_right  # the layer WarpRegNet takes its closed faces from
     hand_faces, wrist_ids = layer.closed_faces, layer.wrist_face_ids
-    rows: Dict[str, list] = {}
-    for start in range(0, len(items), args.batch_size):
-        query, ref = collate_pairs(items[start:start + args.batch_size])
-        for key, values in measure_batch(model, hand_faces, wrist_ids, query, ref, args.criterion).items():
-            rows.setdefault(key, []).extend(values)
-        print(f"{min(start + args.batch_size, len(items))}/{len(items)} pairs", file=sys.stderr)
+    rows = measure_pairs(items, args.batch_size,
+                         lambda query, ref, start: measure_batch(model, hand_faces, wrist_ids, query, ref, args.criterion))
     header = (f"Photometric loss at the predictions of {args.checkpoint} (epoch {loaded.epoch}): {args.criterion}, "
               f"train split of {root}, fraction {args.fraction:g}, width {args.input_width}, {len(items)} random "
               f"consist items (unannotated query, nearest annotated reference with its GT mesh; seed {args.seed}). "
               f"'step lowers ... error': the descent direction of the loss lowers the mean vertex error to first "
               f"order; 'cosine': between the descent direction and the way to the true vertices.")
-    table = format_table(rows, header)
-    print(table)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out + ".md").write_text(table)
-        Path(args.out + ".json").write_text(json.dumps({"args": vars(args), "per_pair": rows}))
+    save_report(args.out, format_table(rows, header), args, rows)
     return 0
 
 

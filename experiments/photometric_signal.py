@@ -19,7 +19,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -64,6 +64,28 @@ def draw_items(dataset, count: int, seed: int) -> List[list]:
         if len(items) == count:
             break
     return items
+
+
+def measure_pairs(items: List[list], batch_size: int, measure: Callable[[Dict, Dict, int], Dict[str, list]]
+                  ) -> Dict[str, list]:
+    """Per-pair measurements of the consist items, batch by batch: measure(query, ref, start) gives
+    {key: [one value per pair of the batch]} for the batch beginning at item `start`; progress on stderr."""
+    rows: Dict[str, list] = {}
+    for start in range(0, len(items), batch_size):
+        query, ref = collate_pairs(items[start:start + batch_size])
+        for key, values in measure(query, ref, start).items():
+            rows.setdefault(key, []).extend(values)
+        print(f"{min(start + batch_size, len(items))}/{len(items)} pairs", file=sys.stderr)
+    return rows
+
+
+def save_report(out: Optional[str], table: str, args, rows: Dict[str, list]) -> None:
+    """Print the table; with --out also write <out>.md (the table) and <out>.json (flags and per-pair values)."""
+    print(table)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out + ".md").write_text(table)
+        Path(out + ".json").write_text(json.dumps({"args": vars(args), "per_pair": rows}))
 
 
 def _loss(hand: torch.Tensor, obj: torch.Tensor, ref_meshes, query: Dict, ref: Dict, faces_info, criterion: str):
@@ -148,23 +170,13 @@ def main(argv=None) -> int:
     items = draw_items(dataset, args.pairs, args.seed)
     layer = ManoLayer(args.mano_root)
     faces_info = (layer.closed_faces, layer.wrist_face_ids)
-    rows: Dict[str, list] = {}
-    for start in range(0, len(items), args.batch_size):
-        query, ref = collate_pairs(items[start:start + args.batch_size])
-        for key, values in measure_batch(query, ref, faces_info, args.offsets_mm, args.criterion, args.finger_degrees,
-                                         args.mano_root, args.seed + start).items():
-            rows.setdefault(key, []).extend(values)
-        print(f"{min(start + args.batch_size, len(items))}/{len(items)} pairs", file=sys.stderr)
+    rows = measure_pairs(items, args.batch_size, lambda query, ref, start: measure_batch(
+        query, ref, faces_info, args.offsets_mm, args.criterion, args.finger_degrees, args.mano_root, args.seed + start))
     header = (f"Photometric signal: {args.criterion} loss, train split of {root}, fraction {args.fraction:g}, width "
               f"{args.input_width}, {len(items)} random consist items (seed {args.seed}); each offset applied with "
               f"both signs. 'ranks GT': loss higher than at the GT mesh; 'descends': the loss gradient points back "
               f"to the GT mesh.")
-    table = format_table(rows, args.offsets_mm, header, args.finger_degrees)
-    print(table)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out + ".md").write_text(table)
-        Path(args.out + ".json").write_text(json.dumps({"args": vars(args), "per_pair": rows}))
+    save_report(args.out, format_table(rows, args.offsets_mm, header, args.finger_degrees), args, rows)
     return 0
 
 
