@@ -1,6 +1,6 @@
 """Pure-PyTorch triangle rasteriser (CPU or CUDA, no compiled extension).
 
-Conventions (see ARCHITECTURE.md):
+Conventions (README.md, "Layout", and libyana/camutils.py):
 - camera frame is OpenCV (x right, y down, z forward), vertices in metres;
 - pixel (row i, col j) samples the image point (u=j, v=i) exactly, where (u, v) = (K @ X)[:2] / z;
 - no back-face culling: both windings are rasterised.
