@@ -14,20 +14,17 @@ per frame.
 from pathlib import Path
 from typing import Dict, List, Sequence, Union
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image, ImageDraw, ImageFont  # noqa: E402
-
-from handobjectconsist.consistency.posefit import FitState  # noqa: E402
-from handobjectconsist.render import rasterize, shade_mesh  # noqa: E402
-from handobjectconsist.visualize.comparison import silhouette_contour  # noqa: E402
-from handobjectconsist.visualize.pairs import flow_to_rgb  # noqa: E402
-from libyana.fileio import atomic_path  # noqa: E402
-from libyana.meshutils import concat_meshes  # noqa: E402
+from handobjectconsist.consistency.posefit import FitState
+from handobjectconsist.render import rasterize, shade_mesh
+from handobjectconsist.visualize.comparison import silhouette_contour
+from handobjectconsist.visualize.pairs import flow_to_rgb
+from libyana.fileio import atomic_path
+from libyana.meshutils import concat_meshes
 
 HAND_RGB, OBJ_RGB = (0.25, 0.45, 1.0), (1.0, 0.3, 0.3)
 REF_HAND_OUTLINE, REF_OBJ_OUTLINE, TRUTH_OUTLINE = (0, 210, 255), (255, 50, 50), (255, 255, 255)
