@@ -24,7 +24,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 from experiments.sparsesup import aggregate, data, runs  # noqa: E402
 from experiments.sparsesup.estimate import estimate  # noqa: E402
-from experiments.sparsesup.plot import plot_errors  # noqa: E402
+from experiments.sparsesup.plot import plot_errors, plot_lambda_grid  # noqa: E402
 from handobjectconsist.entry import Parser, run_main  # noqa: E402
 from handobjectconsist.errors import UsageError  # noqa: E402
 
@@ -94,6 +94,12 @@ def write_outputs(records, out: Path, command: str, settings, lambdas) -> None:
                 plot_errors(summary, out / "plot.png",
                             title=f"synthetic FPHAB, step 1 {settings.step1_epochs} + step 2 {settings.step2_epochs}"
                                   f" epochs, lambda_consist {lambda_consist:g}, width {settings.input_width}")
+    if len(lambdas) > 1:
+        plot_lambda_grid(summaries, lambdas, [(key, label.split(" (")[0]) for key, label in EVALUATION_SETS],
+                         out / "plot_lambda.png",
+                         title=f"synthetic FPHAB, lambda_consist grid: consistency vs control (paired per seed), step 1 "
+                               f"{settings.step1_epochs} + step 2 {settings.step2_epochs} epochs, width "
+                               f"{settings.input_width}")
     for metrics_key, evaluated_on in EVALUATION_SETS:
         check = aggregate.format_convergence(aggregate.convergence_check(records, metrics_key))
         if check:

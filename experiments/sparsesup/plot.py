@@ -1,7 +1,8 @@
-"""plot.png: 2x2 panels like the paper's Fig. 8 (error against annotated fraction, log x), control vs consistency."""
+"""plot.png: 2x2 panels like the paper's Fig. 8 (error against annotated fraction, log x), control vs consistency;
+plot_lambda.png (a lambda_consist grid): the paired change against the control for each weight and error."""
 
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Sequence
 
 import matplotlib
 
@@ -44,6 +45,52 @@ def plot_errors(summary: Dict, path, title: str = "") -> Path:
         ax.set_ylabel(labels[key])
         ax.grid(alpha=0.3)
     axes.flat[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_lambda_grid(summaries: Dict[str, Dict], lambdas: Sequence[float], evaluation_sets: Sequence, path,
+                     title: str = "") -> Path:
+    """One panel per error of aggregate.METRICS: the change of the consistency runs against the control (%, mean ±
+    std over seeds of the per-seed paired change) against lambda_consist (log x), one line per evaluation set, at
+    the smallest annotated fraction.
+
+    Args:
+        summaries: {"lambda_consist=<L>/<metrics key>": aggregate.summarize output} (write_outputs' summaries).
+        evaluation_sets: (metrics key, label) pairs, e.g. sparse_consistency.EVALUATION_SETS.
+        path: PNG file to write.
+    """
+    labels = dict(METRICS)
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
+    for ax, (key, _) in zip(axes.flat, METRICS):
+        for (metrics_key, label), style in zip(evaluation_sets, ("-o", "--s")):
+            points = []
+            for lambda_consist in lambdas:
+                summary = summaries.get(f"lambda_consist={lambda_consist:g}/{metrics_key}")
+                if not summary or not summary["changes"]:
+                    continue
+                paired = summary["changes"][min(summary["changes"])][key]["paired"]
+                if paired["n"] > 0:
+                    points.append((lambda_consist, paired["mean"], paired["std"]))
+            if points:
+                ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[p[2] for p in points], fmt=style,
+                            capsize=3, label=label)
+        ax.axhline(0.0, color="0.5", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_xticks(list(lambdas))
+        ax.set_xticklabels([f"{lam:g}" for lam in lambdas])
+        ax.minorticks_off()
+        ax.set_xlabel("lambda_consist")
+        ax.set_ylabel(f"change vs control (%)\n{labels[key]}", fontsize=9)
+        ax.grid(alpha=0.3)
+    if axes.flat[0].get_legend_handles_labels()[0]:  # empty until a consistency run has finished
+        axes.flat[0].legend(fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -48,8 +48,9 @@ def test_outputs_hold_finite_metrics_for_every_method(finished):
     for label in ("control (no consistency)", "+ photometric consistency", "change vs control",
                   "lambda_consist 0.01, evaluated on the unannotated training frames", "Convergence check"):
         assert label in table
-    with Image.open(out / "plot.png") as image:
-        assert image.size[0] > 300 and image.size[1] > 300
+    for name in ("plot.png", "plot_lambda.png"):  # plot_lambda.png: two lambda_consist values were run
+        with Image.open(out / name) as image:
+            assert image.size[0] > 300 and image.size[1] > 300
 
 
 def test_step2_runs_resume_step1_with_and_without_consistency(finished):
