@@ -18,6 +18,27 @@ STYLES = {"control": dict(color="tab:blue", marker="o", label="control (no consi
           "step1": dict(color="0.6", marker=".", linestyle=":", label="step 1")}
 
 
+def _log_axis(ax, ticks: Sequence[float], label: str) -> None:
+    """Log x axis with a tick (plain number) at each of `ticks` and no minor ticks."""
+    ax.set_xscale("log")
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{t:g}" for t in ticks])
+    ax.minorticks_off()
+    ax.set_xlabel(label)
+
+
+def _save(fig, path, title: str) -> Path:
+    """Title, layout, write the PNG (folders created) and close the figure."""
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plot_errors(summary: Dict, path, title: str = "") -> Path:
     """Draw mean ± std (error bars) against the annotated fraction in percent (log scale) for each method.
 
@@ -37,22 +58,11 @@ def plot_errors(summary: Dict, path, title: str = "") -> Path:
             xs = [p for p, _ in points]
             ax.errorbar(xs, [s["mean"] for _, s in points], yerr=[s["std"] for _, s in points], capsize=3,
                         **STYLES[method])
-        ax.set_xscale("log")
-        ax.set_xticks(percents)
-        ax.set_xticklabels([f"{p:g}" for p in percents])
-        ax.minorticks_off()
-        ax.set_xlabel("annotated fraction (%)")
+        _log_axis(ax, percents, "annotated fraction (%)")
         ax.set_ylabel(labels[key])
         ax.grid(alpha=0.3)
     axes.flat[0].legend(fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path, title)
 
 
 def plot_lambda_grid(summaries: Dict[str, Dict], lambdas: Sequence[float], evaluation_sets: Sequence, path,
@@ -82,20 +92,9 @@ def plot_lambda_grid(summaries: Dict[str, Dict], lambdas: Sequence[float], evalu
                 ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[p[2] for p in points], fmt=style,
                             capsize=3, label=label)
         ax.axhline(0.0, color="0.5", linewidth=1)
-        ax.set_xscale("log")
-        ax.set_xticks(list(lambdas))
-        ax.set_xticklabels([f"{lam:g}" for lam in lambdas])
-        ax.minorticks_off()
-        ax.set_xlabel("lambda_consist")
+        _log_axis(ax, list(lambdas), "lambda_consist")
         ax.set_ylabel(f"change vs control (%)\n{labels[key]}", fontsize=9)
         ax.grid(alpha=0.3)
     if axes.flat[0].get_legend_handles_labels()[0]:  # empty until a consistency run has finished
         axes.flat[0].legend(fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path, title)
