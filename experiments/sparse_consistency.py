@@ -78,7 +78,8 @@ EVALUATION_SETS = (("metrics", "the test split"),
 
 
 def write_outputs(records, out: Path, command: str, settings, lambdas) -> None:
-    """results.json, table.md and plot.png from the finished runs: per lambda_consist and evaluation set, a table."""
+    """results.json, table.md and plot.png from the finished runs: per lambda_consist and evaluation set, a table
+    of means over seeds and one of per-seed paired changes."""
     out.mkdir(parents=True, exist_ok=True)
     sections, summaries = [f"Command: `{command}`", ""], {}
     for lambda_consist in lambdas:
@@ -89,7 +90,8 @@ def write_outputs(records, out: Path, command: str, settings, lambdas) -> None:
                 continue
             summaries[f"lambda_consist={lambda_consist:g}/{metrics_key}"] = summary
             sections += [f"### lambda_consist {lambda_consist:g}, evaluated on {evaluated_on}", "",
-                         aggregate.format_table(summary, evaluated_on=evaluated_on)]
+                         aggregate.format_table(summary, evaluated_on=evaluated_on),
+                         aggregate.format_per_seed(aggregate.per_seed_changes(chosen, metrics_key), evaluated_on)]
             if metrics_key == "metrics" and lambda_consist == lambdas[0]:
                 plot_errors(summary, out / "plot.png",
                             title=f"synthetic FPHAB, step 1 {settings.step1_epochs} + step 2 {settings.step2_epochs}"

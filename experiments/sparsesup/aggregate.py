@@ -137,6 +137,51 @@ def target_verdict(summary: Dict) -> Optional[Dict]:
             "met": seeds >= TARGET_SEEDS and all(m["met"] for m in per_metric.values())}
 
 
+def per_seed_changes(runs: List[Dict], metrics_key: str = "metrics") -> Dict[float, List[Dict]]:
+    """{fraction: [{"seed", "vs_control": {metric: %}, "control_vs_step1": {primary metric: %}}]} for every seed that
+    has both a consistency and a control run (relative changes, negative = lower error)."""
+    runs = [r for r in runs if metrics_key in r]
+    out = {}
+    for fraction in sorted({float(r["fraction"]) for r in runs}):
+        by_seed = {}
+        for r in runs:
+            if float(r["fraction"]) == fraction:
+                by_seed.setdefault(r["seed"], {})[r["method"]] = r[metrics_key]
+        rows = []
+        for seed, methods in sorted(by_seed.items()):
+            if "consist" not in methods or "control" not in methods:
+                continue
+            consist, control, step1 = methods["consist"], methods["control"], methods.get("step1", {})
+            rows.append({"seed": seed,
+                         "vs_control": {key: relative_change(consist[key], control[key])
+                                        for key, _ in METRICS if key in consist and key in control},
+                         "control_vs_step1": {key: relative_change(control[key], step1[key])
+                                              for key in TARGET_METRICS if key in control and key in step1}})
+        if rows:
+            out[fraction] = rows
+    return out
+
+
+def format_per_seed(changes: Dict[float, List[Dict]], evaluated_on: str = "the test split") -> str:
+    """Markdown: one row per (fraction, seed) with the paired change of consistency against its control for every
+    metric, and the control's change against step 1 on the primary metrics (the convergence check, per seed)."""
+    if not changes:
+        return ""
+    labels = [label for _, label in METRICS]
+    primary = " / ".join(label.split(" (")[0] for key, label in METRICS if key in TARGET_METRICS)
+    lines = ["| annotated fraction | seed | " + " | ".join(labels) + f" | control vs step 1: {primary} |",
+             "|---|---|" + "---|" * (len(labels) + 1)]
+    for fraction, rows in changes.items():
+        for row in rows:
+            cells = [f"{row['vs_control'][key]:+.1f} %" if key in row["vs_control"] else "-" for key, _ in METRICS]
+            convergence = " / ".join(f"{row['control_vs_step1'][key]:+.1f} %" if key in row["control_vs_step1"]
+                                     else "-" for key in TARGET_METRICS)
+            lines.append(f"| {100 * fraction:g} % | {row['seed']} | " + " | ".join(cells) + f" | {convergence} |")
+    lines += ["", f"Per seed, on {evaluated_on}: relative change of consistency against the control that resumed "
+                  "the same step-1 model (negative = lower error); last column: the control against step 1."]
+    return "\n".join(lines) + "\n"
+
+
 def _cell_text(stats: Dict) -> str:
     if stats["n"] == 0:
         return "-"

@@ -4,8 +4,8 @@ import math
 
 import numpy as np
 
-from experiments.sparsesup.aggregate import (convergence_check, format_table, mean_std, relative_change,
-                                             summarize, target_verdict)
+from experiments.sparsesup.aggregate import (convergence_check, format_per_seed, format_table, mean_std,
+                                             per_seed_changes, relative_change, summarize, target_verdict)
 
 HAND, OBJ, HAND2D, OBJ2D = ("joints3d_epe_mean_mm", "objverts3d_mepe_trans_mm", "joints2d_base_epe_mean_px",
                             "objverts2d_mepe_px")
@@ -91,3 +91,20 @@ def test_target_not_met_when_reduction_is_within_the_seed_spread():
     assert summary["changes"][0.0125][HAND]["of_means"] < -10  # 12 % lower on average ...
     assert not summary["changes"][0.0125][HAND]["beyond_spread"]  # ... but the spread is 10 mm
     assert not target_verdict(summary)["met"]
+
+
+def test_per_seed_changes_pair_each_seed_with_its_own_control():
+    runs = (_records(0.00625, "step1", [50, 60], [80, 90]) + _records(0.00625, "control", [40, 50], [60, 70])
+            + _records(0.00625, "consist", [44, 45], [57, 77]) + _records(0.0125, "control", [30], [30]))
+    changes = per_seed_changes(runs)
+    assert list(changes) == [0.00625]  # 1.25 %: no consistency run, no row
+    first, second = changes[0.00625]
+    assert (first["seed"], second["seed"]) == (0, 1)
+    assert math.isclose(first["vs_control"][HAND], 10.0) and math.isclose(second["vs_control"][HAND], -10.0)
+    assert math.isclose(first["vs_control"][OBJ], -5.0) and math.isclose(second["vs_control"][OBJ], 10.0)
+    assert math.isclose(first["control_vs_step1"][OBJ], -25.0)
+    assert math.isclose(first["control_vs_step1"][HAND2D], -20.0)
+    table = format_per_seed(changes)
+    assert "| 0.625 % | 0 | -5.0 % | +10.0 % | +10.0 % | - | - | -5.0 % | -25.0 % / -20.0 % |" in table
+    assert "| 0.625 % | 1 | +10.0 % | -10.0 % | -10.0 % |" in table
+    assert format_per_seed(per_seed_changes(_records(0.00625, "control", [40], [60]))) == ""
