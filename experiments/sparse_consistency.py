@@ -9,7 +9,8 @@ step 2 = trainmeshwarp.py --freeze_batchnorm --consist_gt_refs --fraction f --re
 --step2_lr, once as the control (--lambda_data 1 --lambda_consist 0) and once with consistency per --lambda_consist
 value (a grid, for choosing it on a validation set). Every model is evaluated on the test split and on the training
 frames left unannotated (those the photometric loss sees). Writes --out/results.json, table.md (both evaluation
-sets and the convergence check), plot.png, and one small JSON per finished run in --out/runs/ (commit them: a rerun
+sets, per-seed paired changes and the convergence check), plot.png, plot_seeds.png (per-seed paired
+changes), plot_lambda.png (a grid), and one small JSON per finished run in --out/runs/ (commit them: a rerun
 skips every run whose result is there, even on a new machine). See experiments/README.md.
 """
 
@@ -24,7 +25,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 from experiments.sparsesup import aggregate, data, runs  # noqa: E402
 from experiments.sparsesup.estimate import estimate  # noqa: E402
-from experiments.sparsesup.plot import plot_errors, plot_lambda_grid  # noqa: E402
+from experiments.sparsesup.plot import plot_errors, plot_lambda_grid, plot_paired_seeds  # noqa: E402
 from handobjectconsist.entry import Parser, run_main  # noqa: E402
 from handobjectconsist.errors import UsageError  # noqa: E402
 
@@ -102,6 +103,17 @@ def write_outputs(records, out: Path, command: str, settings, lambdas) -> None:
                          title=f"synthetic FPHAB, lambda_consist grid: consistency vs control (paired per seed), step 1 "
                                f"{settings.step1_epochs} + step 2 {settings.step2_epochs} epochs, width "
                                f"{settings.input_width}")
+    chosen = [r for r in records if r["method"] != "consist" or r.get("lambda_consist") == lambdas[0]]
+    per_seed, fraction = {}, None
+    for metrics_key, evaluated_on in EVALUATION_SETS:
+        changes = aggregate.per_seed_changes(chosen, metrics_key)
+        if changes:
+            fraction = min(changes) if fraction is None else fraction
+            per_seed[evaluated_on.split(" (")[0]] = changes.get(fraction, [])
+    if per_seed:
+        plot_paired_seeds(per_seed, out / "plot_seeds.png",
+                          title=f"synthetic FPHAB, {100 * fraction:g} % annotated: "
+                                f"consistency (lambda_consist {lambdas[0]:g}) vs control, paired per seed")
     for metrics_key, evaluated_on in EVALUATION_SETS:
         check = aggregate.format_convergence(aggregate.convergence_check(records, metrics_key))
         if check:

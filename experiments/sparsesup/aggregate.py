@@ -167,9 +167,9 @@ def format_per_seed(changes: Dict[float, List[Dict]], evaluated_on: str = "the t
     metric, and the control's change against step 1 on the primary metrics (the convergence check, per seed)."""
     if not changes:
         return ""
-    labels = [label for _, label in METRICS]
+    labels = [label.split(" (")[0] + " (%)" for _, label in METRICS]  # the cells are relative changes
     primary = " / ".join(label.split(" (")[0] for key, label in METRICS if key in TARGET_METRICS)
-    lines = ["| annotated fraction | seed | " + " | ".join(labels) + f" | control vs step 1: {primary} |",
+    lines = ["| annotated fraction | seed | " + " | ".join(labels) + f" | control vs step 1: {primary} (%) |",
              "|---|---|" + "---|" * (len(labels) + 1)]
     for fraction, rows in changes.items():
         for row in rows:

@@ -1,5 +1,6 @@
 """plot.png: 2x2 panels like the paper's Fig. 8 (error against annotated fraction, log x), control vs consistency;
-plot_lambda.png (a lambda_consist grid): the paired change against the control for each weight and error."""
+plot_lambda.png (a lambda_consist grid): the paired change against the control for each weight and error;
+plot_seeds.png: each seed's paired change against its control, per error and evaluation set, beside the target."""
 
 from pathlib import Path
 from typing import Dict, Sequence
@@ -9,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from experiments.sparsesup.aggregate import METRICS  # noqa: E402
+from experiments.sparsesup.aggregate import METRICS, TARGET_METRICS, TARGET_REDUCTION_PERCENT  # noqa: E402
 
 # Panel order of Fig. 8: hand 3D, hand 2D / object 3D, object 2D.
 PANELS = ("joints3d_epe_mean_mm", "joints2d_base_epe_mean_px", "objverts3d_mepe_trans_mm", "objverts2d_mepe_px")
@@ -97,4 +98,39 @@ def plot_lambda_grid(summaries: Dict[str, Dict], lambdas: Sequence[float], evalu
         ax.grid(alpha=0.3)
     if axes.flat[0].get_legend_handles_labels()[0]:  # empty until a consistency run has finished
         axes.flat[0].legend(fontsize=7)
+    return _save(fig, path, title)
+
+
+def plot_paired_seeds(per_seed: Dict[str, Sequence[Dict]], path, title: str = "") -> Path:
+    """One dot per seed: the relative change (%) of consistency against the control that resumed the same step-1
+    model, for each error of aggregate.METRICS (x), one colour per evaluation set, with the mean as a bar; the
+    pre-registered target (-TARGET_REDUCTION_PERCENT on the primary errors) as a dashed line.
+
+    Args:
+        per_seed: {evaluation-set label: rows of aggregate.per_seed_changes for one fraction}.
+        path: PNG file to write.
+    """
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    width = 0.8 / max(len(per_seed), 1)
+    for index, (label, rows) in enumerate(per_seed.items()):
+        color = f"C{index}"
+        for column, (key, _) in enumerate(METRICS):
+            values = [row["vs_control"][key] for row in rows if key in row["vs_control"]]
+            if not values:
+                continue
+            x = column - 0.4 + width * (index + 0.5)
+            ax.scatter([x] * len(values), values, color=color, s=18, zorder=3,
+                       label=f"{label} ({len(values)} seeds)" if column == 0 else None)
+            ax.hlines(sum(values) / len(values), x - width / 3, x + width / 3, color=color, linewidth=2)
+    primary = [column for column, (key, _) in enumerate(METRICS) if key in TARGET_METRICS]
+    for column in primary:
+        ax.hlines(-TARGET_REDUCTION_PERCENT, column - 0.45, column + 0.45, color="tab:red", linestyles="--",
+                  label="target" if column == primary[0] else None)
+    ax.axhline(0.0, color="0.5", linewidth=1)
+    ax.set_xticks(range(len(METRICS)))
+    ax.set_xticklabels([label.replace(" (", "\n(") for _, label in METRICS], fontsize=8)
+    ax.set_ylabel("change vs control (%)\ndots: seeds, bars: mean")
+    ax.grid(axis="y", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     return _save(fig, path, title)

@@ -46,9 +46,10 @@ def test_outputs_hold_finite_metrics_for_every_method(finished):
     assert len(list((out / "runs").glob("*.json"))) == RUNS
     table = (out / "table.md").read_text()
     for label in ("control (no consistency)", "+ photometric consistency", "change vs control",
-                  "lambda_consist 0.01, evaluated on the unannotated training frames", "Convergence check"):
+                  "lambda_consist 0.01, evaluated on the unannotated training frames", "Convergence check",
+                  "Per seed, on the test split"):
         assert label in table
-    for name in ("plot.png", "plot_lambda.png"):  # plot_lambda.png: two lambda_consist values were run
+    for name in ("plot.png", "plot_lambda.png", "plot_seeds.png"):  # plot_lambda.png: two lambda_consist values
         with Image.open(out / name) as image:
             assert image.size[0] > 300 and image.size[1] > 300
 
