@@ -59,6 +59,9 @@ def parser() -> argparse.ArgumentParser:
                    help="lambda_consist ramp length in consist batches (upstream 1000; 0: no ramp)")
     p.add_argument("--consist_criterion", default="l1", choices=["l1", "l2", "ssim"])
     p.add_argument("--extra", default="", help="further training flags for both steps, e.g. \"--max_rot 0.2\"")
+    p.add_argument("--step2_extra", default="",
+                   help="further training flags for step 2 only (both arms), after --extra so they override it, "
+                        "e.g. \"--mano_lambda_shape 0.1\"; step 1 is shared with runs without them")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--workers", type=int, default=0, help="data-loader workers")
     p.add_argument("--eval_mini_factor", type=float, default=1,
@@ -148,6 +151,7 @@ def run(argv=None) -> int:
         step1_epochs=args.step1_epochs, step2_epochs=args.step2_epochs, lambda_data=args.lambda_data,
         lambda_consist=args.lambda_consist[0], progressive_consist_steps=args.progressive_consist_steps,
         consist_criterion=args.consist_criterion, extra=shlex.split(args.extra), device=args.device,
+        step2_extra=shlex.split(args.step2_extra),
         workers=args.workers, eval_mini_factor=args.eval_mini_factor, step2_lr=args.step2_lr,
         eval_unannotated=not args.no_eval_unannotated, data_id=data.dataset_id(folder, mano_root))
     lambdas = list(dict.fromkeys(args.lambda_consist))

@@ -47,6 +47,7 @@ class Settings:
     progressive_consist_steps: int
     consist_criterion: str
     extra: List[str] = field(default_factory=list)
+    step2_extra: List[str] = field(default_factory=list)  # flags of step 2 only (both arms), after `extra`
     device: str = "auto"
     workers: int = 0
     eval_mini_factor: float = 1.0  # evaluate on a fixed random 1/eval_mini_factor of the test frames (not hashed)
@@ -71,6 +72,8 @@ class Settings:
                "consist_criterion": self.consist_criterion}
         if self.step2_lr is not None:
             key["step2_lr"] = self.step2_lr
+        if self.step2_extra:  # only when given, so that the folders of earlier runs keep their names
+            key["step2_extra"] = list(self.step2_extra)
         return key
 
 
@@ -111,10 +114,11 @@ def step2_argv(settings: Settings, method: str, fraction: float, seed: int, exp_
                epochs: int) -> List[str]:
     """trainmeshwarp.py flags of step 2 (upstream README: --freeze_batchnorm --consist_gt_refs --fraction f --resume
     <step 1>; the control adds --lambda_data 1 --lambda_consist 0). epochs is absolute (continues from step 1);
-    the learning rate is settings.lr_of_step2()."""
+    the learning rate is settings.lr_of_step2(). settings.step2_extra comes after settings.extra, so it overrides
+    it, and before the flags set here, so it cannot change the method, the resume point or the folder."""
     lambda_data, lambda_consist = (1.0, 0.0) if method == "control" else (settings.lambda_data,
                                                                            settings.lambda_consist)
-    return common_args(settings, fraction, seed, settings.lr_of_step2()) + [
+    return common_args(settings, fraction, seed, settings.lr_of_step2()) + list(settings.step2_extra) + [
         "--consist_gt_refs", "--lambda_data", repr(lambda_data), "--lambda_consist", repr(lambda_consist),
         "--progressive_consist_steps", str(settings.progressive_consist_steps),
         "--consist_criterion", settings.consist_criterion,

@@ -2,6 +2,8 @@
 
 import json
 import math
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from PIL import Image
 from experiments import sparse_consistency
 from experiments.sparsesup import data, runs
 from handobjectconsist.datasets import FPHAB
+from handobjectconsist.training.options import trainmeshreg_parser, trainmeshwarp_parser
 
 TINY = ["--preset", "tiny", "--fractions", "0.2", "--seeds", "0", "--step1_epochs", "1", "--step2_epochs", "1",
         "--input_width", "48", "--batch_size", "2", "--encoder_arch", "tiny", "--device", "cpu",
@@ -112,6 +115,38 @@ def test_changed_consistency_weight_reuses_step1_and_control_only(finished):
     a, b = runs.run_dirs(settings, "r", 0.2, 0), runs.run_dirs(heavier, "r", 0.2, 0)
     assert a["step1"] == b["step1"] and a["control"] == b["control"]
     assert a["consist"] != b["consist"]
+
+
+def test_step2_extra_overrides_step2_flags_only_and_renames_only_step2_runs():
+    base = runs.Settings(data_root="d", mano_root="m", input_width=48, batch_size=2, lr=1e-3, encoder_arch="tiny",
+                         pretrained=None, step1_epochs=1, step2_epochs=1, lambda_data=0.999, lambda_consist=0.01,
+                         progressive_consist_steps=10, consist_criterion="l1", extra=["--mano_lambda_shape", "1e-4"])
+    probe = replace(base, step2_extra=["--mano_lambda_shape", "0.1"])
+    a, b = runs.run_dirs(base, "r", 0.2, 0), runs.run_dirs(probe, "r", 0.2, 0)
+    assert a["step1"] == b["step1"]  # the probe resumes the same step-1 model
+    assert a["control"] != b["control"] and a["consist"] != b["consist"]
+    step1 = trainmeshreg_parser().parse_args(runs.step1_argv(probe, 0.2, 0, b["step1"], 1))
+    assert step1.mano_lambda_shape == pytest.approx(1e-4)
+    for method, lambda_consist in (("control", 0.0), ("consist", 0.01)):
+        for settings, shape in ((base, 1e-4), (probe, 0.1)):
+            opts = trainmeshwarp_parser().parse_args(
+                runs.step2_argv(settings, method, 0.2, 0, Path("x"), Path("s1/checkpoint.pth"), 2))
+            assert opts.mano_lambda_shape == pytest.approx(shape)
+            assert opts.lambda_consist == pytest.approx(lambda_consist) and opts.epochs == 2
+
+
+def test_committed_main_set_runs_keep_their_folder_names():
+    """The folder names (hashes) recorded by the issue-12 runs are what today's code derives from their settings,
+    so a rerun of the main command skips them instead of training again."""
+    committed = Path(__file__).resolve().parents[2] / "experiments" / "results" / "issue12_main"
+    settings = runs.Settings(**json.loads((committed / "results.json").read_text())["settings"])
+    records = [json.loads(path.read_text()) for path in sorted((committed / "runs").glob("*.json"))]
+    assert len(records) >= 12
+    for record in records:
+        variant = replace(settings, lambda_consist=record.get("lambda_consist") or settings.lambda_consist)
+        expected = Path(record["run_dir"])
+        derived = runs.run_dirs(variant, expected.parent.parent, record["fraction"], record["seed"])[record["method"]]
+        assert derived == expected, record["run_dir"]
 
 
 def test_annotated_count_matches_the_reader(fphab_tiny_root):
