@@ -110,7 +110,7 @@ def plot_paired_seeds(per_seed: Dict[str, Sequence[Dict]], path, title: str = ""
         per_seed: {evaluation-set label: rows of aggregate.per_seed_changes for one fraction}.
         path: PNG file to write.
     """
-    fig, ax = plt.subplots(figsize=(10, 4.5))
+    fig, ax = plt.subplots(figsize=(12, 4.5))
     width = 0.8 / max(len(per_seed), 1)
     for index, (label, rows) in enumerate(per_seed.items()):
         color = f"C{index}"
@@ -131,6 +131,6 @@ def plot_paired_seeds(per_seed: Dict[str, Sequence[Dict]], path, title: str = ""
     ax.set_xticklabels([label.replace(" (", "\n(") for _, label in METRICS], fontsize=8)
     ax.set_ylabel("change vs control (%)\ndots: seeds, bars: mean")
     ax.grid(axis="y", alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # beside the axes: inside, it hid the target line
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(fig, path, title)
