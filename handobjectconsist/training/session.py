@@ -21,7 +21,7 @@ from tqdm import tqdm
 from handobjectconsist.entry import run_main, user_error_message
 from handobjectconsist.errors import Interrupted
 from handobjectconsist.interrupts import deferred_interrupts
-from handobjectconsist.models import MODEL_OPTION_KEYS, MeshRegNet
+from handobjectconsist.models import LOSS_LAMBDA_DEFAULTS, MODEL_OPTION_KEYS, MeshRegNet
 from handobjectconsist.models.encoder import TINY_ARCH
 from handobjectconsist.training.checkpoints import (CheckpointError, atomic_copy, load_model_state,
                                                    save_training_checkpoint)
@@ -112,22 +112,40 @@ def _restore_snapshot(exp_dir: Path, checkpoint: Optional[Dict], snapshot: int, 
 
 
 def model_options(args, checkpoint: Optional[Dict], logger: logging.Logger) -> Dict:
-    """Flags that build the model: the checkpoint's own values when resuming (upstream reload_model). Model flags
-    given on the command line with another value than the checkpoint's are named in one warning line."""
+    """Flags that build the model: the checkpoint's own values when resuming (upstream reload_model), except loss
+    weights given on the command line (a value other than the flag's default), which override the checkpoint's
+    (docs/differences-from-upstream.md, D15) unless they would switch the shape head on or off
+    (mano_lambda_shape 0 vs > 0). Model flags ignored for the checkpoint's values are named in one warning line,
+    overriding loss weights in one info line."""
     opts = dict(vars(args))
     if checkpoint is not None:
         saved = checkpoint["opts"]
         defaults = trainmeshreg_parser()
-        ignored = []
+        ignored, overridden = [], []
         for key in MODEL_OPTION_KEYS:
-            if key in saved and key not in RUNTIME_MODEL_KEYS:
-                if key in opts and opts[key] != saved[key] and opts[key] != defaults.get_default(key):
-                    ignored.append(f"--{key} {_flag_text(opts[key])} (checkpoint: {_flag_text(saved[key])})")
-                opts[key] = saved[key]
+            if key not in saved or key in RUNTIME_MODEL_KEYS:
+                continue
+            given = key in opts and opts[key] != saved[key] and opts[key] != defaults.get_default(key)
+            change = f"--{key} {_flag_text(opts.get(key))} (checkpoint: {_flag_text(saved[key])})"
+            if given and key in LOSS_LAMBDA_DEFAULTS and _same_heads(key, opts[key], saved[key]):
+                overridden.append(change)
+                continue
+            if given:
+                ignored.append(change)
+            opts[key] = saved[key]
         if ignored:
             logger.warning("--resume %s: model flags come from the checkpoint; ignored: %s", checkpoint.get("path"),
                            ", ".join(ignored))
+        if overridden:
+            logger.info("--resume %s: loss weights from the command line: %s", checkpoint.get("path"),
+                        ", ".join(overridden))
     return opts
+
+
+def _same_heads(key: str, value: float, saved: float) -> bool:
+    """Whether loss weight `key` at `value` builds the same network as at `saved` (mano_lambda_shape > 0 adds the
+    shape head)."""
+    return key != "mano_lambda_shape" or (float(value) > 0) == (float(saved) > 0)
 
 
 def _flag_text(value) -> str:

@@ -100,3 +100,23 @@ def test_resume_rebuilds_model_from_checkpoint_options(tmp_path):
     assert opts["obj_trans_factor"] == 100.0 and opts["mano_lambda_shape"] == 5e-7  # the checkpoint's values
     assert opts["encoder_arch"] == "resnet50"
     assert opts["mano_root"] == str(tmp_path / "here")  # a path on this machine, from the command line
+
+
+def test_resume_takes_loss_weights_given_on_the_command_line(caplog):
+    from handobjectconsist.training.options import trainmeshreg_parser
+    from handobjectconsist.training.session import model_options
+
+    saved = dict(vars(trainmeshreg_parser().parse_args([])), mano_lambda_shape=1e-4, obj_trans_factor=100.0)
+    args = trainmeshreg_parser().parse_args("--mano_lambda_shape 0.1 --obj_lambda_verts2d 0.2 "
+                                            "--obj_trans_factor 7".split())
+    with caplog.at_level(logging.INFO):
+        opts = model_options(args, {"opts": saved, "path": "c.pth"}, logging.getLogger("test"))
+    assert opts["mano_lambda_shape"] == 0.1 and opts["obj_lambda_verts2d"] == 0.2  # loss weights: command line
+    assert opts["obj_trans_factor"] == 100.0  # builds the network: the checkpoint's
+    assert "ignored: --obj_trans_factor 7" in caplog.text
+    assert "loss weights from the command line: --mano_lambda_shape 0.1 (checkpoint: 0.0001)" in caplog.text
+    # A flag left at its default keeps the checkpoint's weight; switching the shape head off is refused.
+    assert model_options(trainmeshreg_parser().parse_args([]), {"opts": saved},
+                         logging.getLogger("test"))["mano_lambda_shape"] == 1e-4
+    assert model_options(trainmeshreg_parser().parse_args("--mano_lambda_shape 0".split()), {"opts": saved},
+                         logging.getLogger("test"))["mano_lambda_shape"] == 1e-4

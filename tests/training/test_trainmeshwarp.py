@@ -112,3 +112,15 @@ def test_control_run_has_no_photometric_weight(mano_root, tmp_path, base_checkpo
     assert consist["lambda_consist"] == 0.0 and consist["lambda_data"] == 1.0
     assert consist["warp_consist"] == pytest.approx(consist["mano_reg_loss"], rel=1e-5)
     assert consist["warp_loss"] > 0  # still measured and logged
+
+
+def test_loss_weight_given_when_resuming_a_supervised_checkpoint_is_used(mano_root, tmp_path, base_checkpoint):
+    """The base checkpoint was trained with the default shape prior 5e-7; step 2 with --mano_lambda_shape 0.5
+    trains with 0.5 (the regulariser is 0.5 x shape + 5e-6 x pose), and the resumed step-2 run keeps it."""
+    argv = _argv(mano_root, tmp_path / "prior", 2, f"--resume {base_checkpoint} --mano_lambda_shape 0.5 "
+                                                    f"--lambda_data 1 --lambda_consist 0 --eval_freq -1")
+    for entry in run(argv)["train"]:
+        assert entry["mano_reg_loss"] == pytest.approx(0.5 * entry["mano_shape"] + 5e-6 * entry["pose_reg"],
+                                                       rel=1e-4)
+    assert load_checkpoint(tmp_path / "prior" / "checkpoint.pth")["opts"]["mano_lambda_shape"] == 0.5
+
