@@ -51,7 +51,8 @@ def summarize(runs: List[Dict], metrics_key: str = "metrics") -> Dict:
 
     changes[f][metric] = {"of_means": relative change of the consistency mean against the control mean (%),
     "paired": mean_std over seeds of the per-seed relative change (consist and control of a seed resume the same
-    step-1 model), "beyond_spread": mean_consist + std_consist < mean_control - std_control,
+    step-1 model), "beyond_spread": the two mean ± std intervals do not overlap (False below 2 seeds per arm,
+    where the sample std is undefined),
     "all_seeds_lower": every paired change < 0}. Runs without `metrics_key` are left out.
     """
     runs = [r for r in runs if metrics_key in r]
@@ -87,9 +88,16 @@ def _change(runs: List[Dict], key: str, cell: Dict, metrics_key: str) -> Dict:
         "of_means": relative_change(consist["mean"], control["mean"]),
         "paired": mean_std(paired),
         "paired_values": paired,
-        "beyond_spread": consist["mean"] + consist["std"] < control["mean"] - control["std"],
+        "beyond_spread": _intervals_apart(consist, control),
         "all_seeds_lower": bool(paired) and all(v < 0 for v in paired),
     }
+
+
+def _intervals_apart(a: Dict, b: Dict) -> bool:
+    """Whether the mean ± std intervals of two mean_std results are disjoint; False unless both have 2+ values."""
+    if a["n"] < 2 or b["n"] < 2:
+        return False
+    return a["mean"] + a["std"] < b["mean"] - b["std"] or b["mean"] + b["std"] < a["mean"] - a["std"]
 
 
 def convergence_check(runs: List[Dict], metrics_key: str = "metrics") -> List[Dict]:
@@ -115,8 +123,13 @@ def format_convergence(checks: List[Dict]) -> str:
     for c in checks:
         verdict = "ok" if c["converged"] else f"beyond {CONVERGED_PERCENT:g} %: step 1 was too short"
         lines.append(f"Convergence check, {100 * c['fraction']:g} %, {c['metric']}: control vs step 1 "
-                     f"{c['change']['mean']:+.1f} % (± {c['change']['std']:.1f}, {c['change']['n']} seeds) -- {verdict}")
+                     f"{c['change']['mean']:+.1f} % ({_spread_text(c['change'])}) -- {verdict}")
     return "\n".join(lines)
+
+
+def _spread_text(stats: Dict) -> str:
+    """"± std, n seeds", or "1 seed" (no spread from one value)."""
+    return "1 seed" if stats["n"] == 1 else f"± {stats['std']:.1f}, {stats['n']} seeds"
 
 
 def target_verdict(summary: Dict) -> Optional[Dict]:
@@ -185,6 +198,8 @@ def format_per_seed(changes: Dict[float, List[Dict]], evaluated_on: str = "the t
 def _cell_text(stats: Dict) -> str:
     if stats["n"] == 0:
         return "-"
+    if stats["n"] == 1:  # no spread to show from one seed
+        return f"{stats['mean']:.1f}"
     return f"{stats['mean']:.1f} ± {stats['std']:.1f}"
 
 
@@ -221,7 +236,7 @@ def format_table(summary: Dict, command: str = "", evaluated_on: str = "the test
             lines.append(f"| {frac_text} | change vs control | | " + " | ".join(texts) + " |")
     lines += ["", f"Mean ± sample std over seeds, on {evaluated_on}. 'change vs control': relative change of the "
               "mean (in brackets: mean ± std of the per-seed paired change); * = the two mean ± std intervals do "
-              "not overlap."]
+              "not overlap (2 seeds or more)."]
     verdict = target_verdict(summary)
     if verdict is not None:
         parts = [f"{key} {-m['reduction_percent']:+.1f} %"

@@ -4,8 +4,8 @@ import math
 
 import numpy as np
 
-from experiments.sparsesup.aggregate import (convergence_check, format_per_seed, format_table, mean_std,
-                                             per_seed_changes, relative_change, summarize, target_verdict)
+from experiments.sparsesup.aggregate import (convergence_check, format_convergence, format_per_seed, format_table,
+                                             mean_std, per_seed_changes, relative_change, summarize, target_verdict)
 
 HAND, OBJ, HAND2D, OBJ2D = ("joints3d_epe_mean_mm", "objverts3d_mepe_trans_mm", "joints2d_base_epe_mean_px",
                             "objverts2d_mepe_px")
@@ -82,6 +82,21 @@ def test_summary_of_another_evaluation_set_and_convergence_check():
     # object: control -4 % and -2 % against step 1 -> mean -3 %, at the limit; hand 2D: -10 % and -1 % -> -5.5 %
     assert math.isclose(checks[OBJ]["change"]["mean"], -3.0) and checks[OBJ]["converged"]
     assert math.isclose(checks[HAND2D]["change"]["mean"], -5.5) and not checks[HAND2D]["converged"]
+
+
+def test_one_seed_shows_no_spread_and_a_worse_arm_beyond_the_spread_is_marked():
+    one = summarize(_records(0.0125, "control", [40], [60]) + _records(0.0125, "consist", [30], [50]))
+    assert not one["changes"][0.0125][HAND]["beyond_spread"]  # a single seed has no spread to compare
+    table = format_table(one)
+    assert "| 1.25 % (3/120 frames) | control (no consistency) | 1 | 60.0 | 20.0 | 40.0 |" in table
+    assert " *" not in table.split("\n\n")[0] and "±" not in table.split("\n\n")[0]
+    check = format_convergence(convergence_check(_records(0.0125, "step1", [50], [70])
+                                                 + _records(0.0125, "control", [40], [60])))
+    assert "control vs step 1 -20.0 % (1 seed)" in check and "±" not in check
+    worse = summarize(_records(0.0125, "control", [40, 41, 42], [60, 61, 62])
+                      + _records(0.0125, "consist", [50, 51, 52], [60, 61, 62]))
+    assert worse["changes"][0.0125][HAND]["beyond_spread"]  # 51 - 1 > 41 + 1: higher, and outside the spread
+    assert not worse["changes"][0.0125][OBJ]["beyond_spread"]
 
 
 def test_target_not_met_when_reduction_is_within_the_seed_spread():
