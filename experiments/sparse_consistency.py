@@ -86,6 +86,7 @@ def write_outputs(records, out: Path, command: str, settings, lambdas) -> None:
     of means over seeds and one of per-seed paired changes."""
     out.mkdir(parents=True, exist_ok=True)
     sections, summaries = [f"Command: `{command}`", ""], {}
+    step2_flags = f"\nstep 2 (both arms): {shlex.join(settings.step2_extra)}" if settings.step2_extra else ""
     for lambda_consist in lambdas:
         chosen = [r for r in records if r["method"] != "consist" or r.get("lambda_consist") == lambda_consist]
         for metrics_key, evaluated_on in EVALUATION_SETS:
@@ -99,13 +100,14 @@ def write_outputs(records, out: Path, command: str, settings, lambdas) -> None:
             if metrics_key == "metrics" and lambda_consist == lambdas[0]:
                 plot_errors(summary, out / "plot.png",
                             title=f"synthetic FPHAB, step 1 {settings.step1_epochs} + step 2 {settings.step2_epochs}"
-                                  f" epochs, lambda_consist {lambda_consist:g}, width {settings.input_width}")
+                                  f" epochs, lambda_consist {lambda_consist:g}, width {settings.input_width}"
+                                  f"{step2_flags}")
     if len(lambdas) > 1:
         plot_lambda_grid(summaries, lambdas, [(key, label.split(" (")[0]) for key, label in EVALUATION_SETS],
                          out / "plot_lambda.png",
                          title=f"synthetic FPHAB, lambda_consist grid: consistency vs control (paired per seed), step 1 "
                                f"{settings.step1_epochs} + step 2 {settings.step2_epochs} epochs, width "
-                               f"{settings.input_width}")
+                               f"{settings.input_width}{step2_flags}")
     chosen = [r for r in records if r["method"] != "consist" or r.get("lambda_consist") == lambdas[0]]
     per_seed, fraction = {}, None
     for metrics_key, evaluated_on in EVALUATION_SETS:
@@ -116,7 +118,8 @@ def write_outputs(records, out: Path, command: str, settings, lambdas) -> None:
     if per_seed:
         plot_paired_seeds(per_seed, out / "plot_seeds.png",
                           title=f"synthetic FPHAB, {100 * fraction:g} % annotated: "
-                                f"consistency (lambda_consist {lambdas[0]:g}) vs control, paired per seed")
+                                f"consistency (lambda_consist {lambdas[0]:g}) vs control, paired per seed"
+                                f"{step2_flags}")
     for metrics_key, evaluated_on in EVALUATION_SETS:
         check = aggregate.format_convergence(aggregate.convergence_check(records, metrics_key))
         if check:
