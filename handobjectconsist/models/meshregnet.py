@@ -53,6 +53,11 @@ MODEL_OPTION_KEYS = tuple(LOSS_LAMBDA_DEFAULTS) + (
 )
 
 
+def predicts_shape(mano_lambda_shape: float) -> bool:
+    """Whether a MeshRegNet with this shape-prior weight has the shape head (upstream: only a weight > 0 adds it)."""
+    return float(mano_lambda_shape) > 0
+
+
 class MeshRegNet(nn.Module):
     """Image -> hand and object meshes in the camera frame (metres), plus supervised losses.
 
@@ -100,7 +105,7 @@ class MeshRegNet(nn.Module):
             mano_root,
             feature_dim=feat,
             ncomps=mano_ncomps,
-            use_shape=self.lambdas["mano_lambda_shape"] > 0,
+            use_shape=predicts_shape(self.lambdas["mano_lambda_shape"]),
             center_idx=center_idx,
         )
         self.scaletrans_branch = AbsoluteBranch(feat, 3)

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from handobjectconsist.entry import run_main, user_error_message
 from handobjectconsist.errors import Interrupted
 from handobjectconsist.interrupts import deferred_interrupts
-from handobjectconsist.models import LOSS_LAMBDA_DEFAULTS, MODEL_OPTION_KEYS, MeshRegNet
+from handobjectconsist.models import LOSS_LAMBDA_DEFAULTS, MODEL_OPTION_KEYS, MeshRegNet, predicts_shape
 from handobjectconsist.models.encoder import TINY_ARCH
 from handobjectconsist.training.checkpoints import (CheckpointError, atomic_copy, load_model_state,
                                                    save_training_checkpoint)
@@ -143,9 +143,8 @@ def model_options(args, checkpoint: Optional[Dict], logger: logging.Logger) -> D
 
 
 def _same_heads(key: str, value: float, saved: float) -> bool:
-    """Whether loss weight `key` at `value` builds the same network as at `saved` (mano_lambda_shape > 0 adds the
-    shape head)."""
-    return key != "mano_lambda_shape" or (float(value) > 0) == (float(saved) > 0)
+    """Whether loss weight `key` at `value` builds the same network as at `saved` (models.predicts_shape)."""
+    return key != "mano_lambda_shape" or predicts_shape(value) == predicts_shape(saved)
 
 
 def _flag_text(value) -> str:

@@ -123,4 +123,3 @@ def test_loss_weight_given_when_resuming_a_supervised_checkpoint_is_used(mano_ro
         assert entry["mano_reg_loss"] == pytest.approx(0.5 * entry["mano_shape"] + 5e-6 * entry["pose_reg"],
                                                        rel=1e-4)
     assert load_checkpoint(tmp_path / "prior" / "checkpoint.pth")["opts"]["mano_lambda_shape"] == 0.5
-
