@@ -5,7 +5,8 @@ and starting meshes for the query (in the demo: its ground truth moved by known 
 part is optimised: hand(p) = R(w_h) (H0 - mean(H0)) + mean(H0) + t_h, likewise for the object. The loss is exactly
 the training one: the flow between the query's current meshes and the reference meshes is rendered
 (``mesh_pair_flow``, on the reference grid), the query image is warped with it and compared with the reference
-image (``pair_photometric_loss``, masked L1). No annotation of the query frame enters the loss.
+image (``pair_photometric_loss``, masked L1; optionally averaged over a pyramid, ``scales``). No annotation of the
+query frame enters the loss.
 
 Parameters are held in degrees (rotations) and millimetres (translations) so that one Adam step moves each by at
 most about ``lr`` of its unit; the learning rate decays with a cosine from ``lr`` to ``lr / 10``.
@@ -17,8 +18,7 @@ from typing import List, Optional, Sequence
 import math
 import torch
 
-from handobjectconsist.consistency.meshflow import mesh_pair_flow
-from handobjectconsist.consistency.pairloss import pair_photometric_loss
+from handobjectconsist.consistency.pyramid import pyramid_pair_loss
 from libyana.meshutils import concat_meshes
 
 PART_NAMES = ("hand", "object")
@@ -82,6 +82,7 @@ def fit_rigid_motions(
     lr: float = 1.0,
     criterion: str = "l1",
     optimise_depth: bool = True,
+    scales: Sequence[int] = (1,),
 ) -> List[FitState]:
     """Optimise a rigid motion of the query hand and object by the photometric loss against the reference frame.
 
@@ -96,6 +97,8 @@ def fit_rigid_motions(
         lr: Adam learning rate in degrees / millimetres per step.
         criterion: photometric criterion of pair_photometric_loss.
         optimise_depth: False keeps both translations in the image plane (z fixed).
+        scales: pyramid factors of the loss (consistency.pyramid_pair_loss); the states' images are those of the
+            first level.
     Returns:
         steps + 1 FitState, from the start to the final state.
     """
@@ -115,9 +118,8 @@ def fit_rigid_motions(
         moved = [move_rigidly(start, torch.deg2rad(params[p, 0]), params[p, 1] * depth_mask / 1000.0)
                  for p, start in enumerate((hand_start, obj_start))]
         verts, _ = concat_meshes([moved[0][None], moved[1][None]], [hand_faces, obj_faces])
-        flow = mesh_pair_flow(verts, ref_verts, faces, Ks[0], Ks[1], image_ref.shape[1:],
-                              ignore_face_ids=ignore_face_ids)
-        loss, out = pair_photometric_loss(images[0], images[1], None, None, flow, criterion=criterion)
+        loss, flow, out = pyramid_pair_loss(verts, ref_verts, faces, (images[0], None, Ks[0]), (images[1], None, Ks[1]),
+                                            scales, ignore_face_ids=ignore_face_ids, criterion=criterion)
         with torch.no_grad():
             states.append(FitState(
                 step=step, loss=float(loss[0]),

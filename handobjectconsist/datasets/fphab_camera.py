@@ -11,6 +11,8 @@ centre u maps to (u + 0.5) * s - 0.5. Upstream multiplied cx, cy by 1/4 directly
 
 import numpy as np
 
+from libyana.camutils import scale_intrinsics
+
 FULL_WIDTH = 1920
 FULL_HEIGHT = 1080
 
@@ -44,25 +46,6 @@ DEPTH_CY = 245.287079
 def height_for_width(width: int) -> int:
     """Image height (pixels) of a frame resized to `width` with the 16:9 aspect of the colour camera."""
     return int(round(FULL_HEIGHT * width / FULL_WIDTH))
-
-
-def scale_intrinsics(K: np.ndarray, scale_x: float, scale_y: float) -> np.ndarray:
-    """Intrinsics after resizing an image by (scale_x, scale_y), pixel-centre convention.
-
-    Args:
-        K: (3, 3) intrinsics of the source image (pixels).
-        scale_x, scale_y: new_width / old_width and new_height / old_height.
-    Returns:
-        (3, 3) float64 intrinsics of the resized image: f' = f*s, c' = (c + 0.5)*s - 0.5.
-    """
-    K = np.asarray(K, dtype=np.float64)
-    out = K.copy()
-    out[0, :] = K[0, :] * scale_x
-    out[1, :] = K[1, :] * scale_y
-    # K[0, 2] * s was applied above; add the half-pixel terms of the centre convention.
-    out[0, 2] = (K[0, 2] + 0.5) * scale_x - 0.5
-    out[1, 2] = (K[1, 2] + 0.5) * scale_y - 0.5
-    return out
 
 
 def intrinsics_for_width(width: int) -> np.ndarray:

@@ -28,12 +28,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from libyana.camutils import project_points_np
+from libyana.camutils import project_points_np, scale_intrinsics
 
 from . import sample_keys as K
 from .base import PoseDataset, sequence_lengths
 from .errors import AnnotationFormatError, MissingDataError, require_dir, require_file
-from .fphab_camera import scale_intrinsics
 from .frames import image_size, load_frame, resized_size
 from .hand_gt import mano_mesh
 from .meshes import load_mesh

@@ -16,6 +16,11 @@ IMAGE_ORIG = "image_orig"          # (H0, W0, 3) uint8 original frame (visualisa
 CAM_INTR_ORIG = "cam_intr_orig"    # (3, 3) float32 intrinsics of the original frame
 REPORT_SCALE = "report_scale"      # (2,) float32 (sx, sy): original pixels -> pixels of the dataset's reference
                                    # frame, in which 2D errors are reported (FPHAB 480x270, HO3D 640x480)
+# The frames of a consistency item at --consist_width (the photometric loss's resolution), with the same spatial
+# augmentation as IMAGE mapped to that width; present only when the dataset is built with consist_width.
+CONSIST_IMAGE = "consist_image"              # (3, Hc, Wc) float32 RGB in [-0.5, 0.5]
+CONSIST_JITTER_MASK = "consist_jitter_mask"  # (1, Hc, Wc) float32, 1 = real pixel, 0 = padding
+CONSIST_CAM_INTR = "consist_cam_intr"        # (3, 3) float32 intrinsics of CONSIST_IMAGE
 
 # Hand ground truth (camera frame)
 JOINTS3D = "joints3d"              # (21, 3) float32, metres

@@ -27,6 +27,11 @@ Differences from upstream, on purpose:
   object's first vertex (finite projections), instead of upstream's tiling.
 - The images compared are detached (they are inputs; upstream's never required grad either).
 
+Beyond the paper (defaults: upstream's behaviour bit for bit): ``consist_width`` computes the flow, warp, masks and
+the masked error on the frames' copies at another width than the network input (CONSIST_* keys, loaded by the
+dataset), ``consist_scales`` averages the loss over area-downsampled levels (consistency.pyramid), and
+``consist_params`` restricts what the photometric gradient moves in the query meshes (models.consistparams).
+
 BatchNorm: WarpRegNet does not change module modes. The epoch loop (training.epochpass) keeps the whole model in
 eval() mode as upstream (BN uses its running statistics while its affine parameters train), unless
 --train_batchnorm is given.
@@ -37,8 +42,10 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from handobjectconsist.consistency import MeshPairFlow, mesh_pair_flow, pair_photometric_loss
+from handobjectconsist.consistency import MeshPairFlow
+from handobjectconsist.consistency.pyramid import check_scales, pyramid_pair_loss
 from handobjectconsist.datasets import sample_keys as K
+from handobjectconsist.models.consistparams import CONSIST_PARAMS, consist_query_meshes
 from libyana.meshutils import concat_meshes
 
 SUPERVISIONS = ("data", "consist")
@@ -96,6 +103,27 @@ def _jitter_mask(frame: Dict) -> Optional[torch.Tensor]:
     return mask[:, :1] if mask.dim() == 4 else mask.unsqueeze(1)
 
 
+def loss_frames(frame: Dict, width: Optional[int]) -> Tuple[torch.Tensor, Optional[torch.Tensor], torch.Tensor]:
+    """The images the photometric loss compares for one frame batch: the network input (width None) or its copy at
+    --consist_width (CONSIST_* keys, loaded by the dataset with the same augmentation).
+
+    Returns:
+        image (B, 3, H, W) detached, jitter mask (B, 1, H, W) or None, intrinsics (B, 3, 3) of that image.
+    """
+    if width is None:
+        return frame[K.IMAGE].detach(), _jitter_mask(frame), frame[K.CAM_INTR]
+    if K.CONSIST_IMAGE not in frame or K.CONSIST_CAM_INTR not in frame:
+        raise KeyError(f"consist width {width}: the frames lack {K.CONSIST_IMAGE!r} / {K.CONSIST_CAM_INTR!r}; build "
+                       f"the consist dataset with consist_width={width} (trainmeshwarp.py does with --consist_width)")
+    image = frame[K.CONSIST_IMAGE].detach()
+    if image.shape[-1] != width:
+        raise ValueError(f"consist width {width}: the frames' {K.CONSIST_IMAGE!r} are {image.shape[-1]} px wide")
+    mask = frame.get(K.CONSIST_JITTER_MASK)
+    if mask is not None and mask.dim() == 3:
+        mask = mask.unsqueeze(1)
+    return image, mask, frame[K.CONSIST_CAM_INTR]
+
+
 def pair_warp_loss(
     verts_query: torch.Tensor,
     verts_ref: torch.Tensor,
@@ -107,6 +135,8 @@ def pair_warp_loss(
     use_backward: bool = False,
     occlusion_threshold: float = 0.03,
     ssim_window: int = 11,
+    width: Optional[int] = None,
+    scales: Sequence[int] = (1,),
 ) -> Tuple[torch.Tensor, Dict]:
     """Photometric consistency of one (query, reference) frame pair given both meshes.
 
@@ -115,18 +145,21 @@ def pair_warp_loss(
         verts_ref: (B, V, 3) reference mesh, same topology (detached here).
         faces: (F, 3) or (B, F, 3) long.
         query, ref: frame batch dicts with IMAGE (B, 3, H, W), CAM_INTR (B, 3, 3), optional JITTER_MASK and
-            DIST2QUERY / SEQ_NAME+FRAME_IDX (to recognise self pairs).
+            DIST2QUERY / SEQ_NAME+FRAME_IDX (to recognise self pairs); with `width` also CONSIST_IMAGE,
+            CONSIST_CAM_INTR and optionally CONSIST_JITTER_MASK.
         ignore_face_ids: (K,) face ids excluded from the flow masks (MANO wrist-closing faces).
+        width: None: the loss compares the network inputs (upstream); W: the frames' copies W pixels wide.
+        scales: pyramid factors; the loss is the mean over the levels of each level's masked mean, the flow
+            rendered at every level's size (consistency.pyramid_pair_loss). (1,): the frames themselves.
     Returns:
-        loss (B,) (exactly 0 for self pairs), and a detached dict for figures/logging: "flow" (MeshPairFlow),
-        "self_pair" (B,) bool, and the outputs of consistency.pair_photometric_loss.
+        loss (B,) (exactly 0 for self pairs), and a detached dict for figures/logging of the first level: "flow"
+        (MeshPairFlow), "self_pair" (B,) bool, "image_query" / "image_ref" (the level's images), and the outputs
+        of consistency.pair_photometric_loss ("loss_fwd" averaged over the levels like the loss).
     """
-    image_query, image_ref = query[K.IMAGE].detach(), ref[K.IMAGE].detach()
-    height, width = image_ref.shape[2:]
-    flow = mesh_pair_flow(verts_query, verts_ref.detach(), faces, query[K.CAM_INTR], ref[K.CAM_INTR],
-                          (height, width), ignore_face_ids=ignore_face_ids, occlusion_threshold=occlusion_threshold)
-    loss, outputs = pair_photometric_loss(image_query, image_ref, _jitter_mask(query), _jitter_mask(ref), flow,
-                                          use_backward=use_backward, criterion=criterion, ssim_window=ssim_window)
+    loss, flow, outputs = pyramid_pair_loss(
+        verts_query, verts_ref, faces, loss_frames(query, width), loss_frames(ref, width), scales,
+        ignore_face_ids=ignore_face_ids, occlusion_threshold=occlusion_threshold, use_backward=use_backward,
+        criterion=criterion, ssim_window=ssim_window)
     self_pair = _self_pair(query, ref, loss.shape[0], loss.device)
     loss = torch.where(self_pair, torch.zeros_like(loss), loss)
     detached_flow = MeshPairFlow(**{name: value.detach() for name, value in vars(flow).items()})
@@ -161,6 +194,9 @@ class WarpRegNet(nn.Module):
         use_backward: bool = False,
         occlusion_threshold: float = 0.03,
         ssim_window: int = 11,
+        consist_width: Optional[int] = None,
+        consist_scales: Sequence[int] = (1,),
+        consist_params: str = "all",
     ):
         """
         Args:
@@ -174,7 +210,16 @@ class WarpRegNet(nn.Module):
             progressive_steps: length of the lambda_consist ramp in consist batches (0: no ramp).
             use_backward: add the reference-onto-query photometric term.
             occlusion_threshold: forward-backward flow tolerance, fraction of max(H, W) (upstream 0.03).
+            consist_width: None: the loss compares the network inputs (upstream); W: the frames' copies at width W
+                (the consist batches must carry the CONSIST_* keys), while the network still sees IMAGE.
+            consist_scales: pyramid factors of the loss (1,): no pyramid (pair_warp_loss).
+            consist_params: what the photometric gradient may move, "all" | "global" | "lateral"
+                (models.consistparams).
         """
+        if consist_params not in CONSIST_PARAMS:
+            raise ValueError(f"consist_params must be one of {CONSIST_PARAMS}, got {consist_params!r}")
+        if consist_width is not None and int(consist_width) < 1:
+            raise ValueError(f"consist_width must be a positive width in pixels, got {consist_width}")
         super().__init__()
         self.meshregnet = meshregnet
         if hand_faces_closed is None or wrist_face_ids is None:
@@ -192,6 +237,9 @@ class WarpRegNet(nn.Module):
         self.use_backward = use_backward
         self.occlusion_threshold = occlusion_threshold
         self.ssim_window = ssim_window
+        self.consist_width = None if consist_width is None else int(consist_width)
+        self.consist_scales = check_scales(consist_scales)
+        self.consist_params = consist_params
 
     # ------------------------------------------------------------------------------------------------- weights
     def loss_weights(self) -> Tuple[float, float]:
@@ -205,8 +253,10 @@ class WarpRegNet(nn.Module):
 
     # ------------------------------------------------------------------------------------------------- meshes
     def _query_mesh(self, results: Dict, frame: Dict):
-        obj = results.get("recov_objverts3d")
-        return hand_object_mesh(results["recov_handverts3d"], self.hand_faces, obj,
+        image = frame[K.IMAGE]
+        hand, obj = consist_query_meshes(results, frame[K.CAM_INTR], (image.shape[3], image.shape[2]),
+                                         self.consist_params)
+        return hand_object_mesh(hand, self.hand_faces, obj,
                                 frame.get(K.OBJ_FACES) if obj is not None else None,
                                 frame.get(K.OBJ_VERTS_MASK), frame.get(K.OBJ_FACES_MASK))
 
@@ -276,7 +326,7 @@ class WarpRegNet(nn.Module):
                     "frames of a consist item must show the same object (same vertex count after collate)")
             pair_loss, pair = pair_warp_loss(verts_query, verts_ref, faces, query, ref, self.wrist_face_ids,
                                              self.criterion, self.use_backward, self.occlusion_threshold,
-                                             self.ssim_window)
+                                             self.ssim_window, self.consist_width, self.consist_scales)
             pair_losses.append(pair_loss)
             pairs.append(pair)
         warp_loss = torch.stack(pair_losses).mean()  # over pairs and batch, as upstream

@@ -1,7 +1,7 @@
 """Running a trained MeshRegNet on frames of the user's camera.
 
 The network sees each frame resized to its input width (PIL bilinear, as the dataset readers do for
---input_width) with the intrinsics scaled to match (datasets.fphab_camera.scale_intrinsics, pixel-centre
+--input_width) with the intrinsics scaled to match (libyana.camutils.scale_intrinsics, pixel-centre
 convention). Resizing changes pixels, not the camera, so the predicted 3D points are already in the user's camera
 frame (metres); the 2D joints of the user's frame are their projection with the user's intrinsics.
 """
@@ -13,13 +13,12 @@ import numpy as np
 import torch
 
 from handobjectconsist.datasets import sample_keys as SK
-from handobjectconsist.datasets.fphab_camera import scale_intrinsics
 from handobjectconsist.datasets.frames import resized_size
 from handobjectconsist.models.trained import LoadedModel
 from handobjectconsist.predict.errors import PredictError
 from handobjectconsist.predict.frames import resize_to_width
 from handobjectconsist.predict.objects import ObjectModel
-from libyana.camutils import project_points
+from libyana.camutils import project_points, scale_intrinsics
 
 # Width of the frames a checkpoint trained without --input_width saw: FPHAB's Video_files_480 (the reader's
 # default folder), HO3D-v2's 640x480 frames.

@@ -49,7 +49,8 @@ def save_pair_figure(query: Dict, ref: Dict, pair: Dict, path, max_rows: int = 4
         query, ref: frame batch dicts with IMAGE (B, 3, H, W).
         pair: one entry of WarpRegNet extras["pairs"] / models.warpreg.pair_warp_loss outputs: "flow" (MeshPairFlow),
             "warped_query" (B, 3, H, W), "mask_fwd" (B, 1, H, W), "error_fwd" (B, 1, H, W), "loss_fwd" (B,),
-            optionally "self_pair" (B,).
+            optionally "self_pair" (B,) and "image_query" / "image_ref" (B, 3, h, w), the images the loss compared
+            (at --consist_width), shown instead of the frames' IMAGE when present.
         path: output PNG path (folders are created).
     Returns:
         the written path.
@@ -66,8 +67,9 @@ def save_pair_figure(query: Dict, ref: Dict, pair: Dict, path, max_rows: int = 4
         masks = np.stack([coverage, valid, np.zeros_like(valid)], axis=-1)
         error = pair["error_fwd"][row, 0].cpu().numpy()
         warped = _image(pair["warped_query"][row]) * valid[..., None]  # only where the loss looks
-        panels = [_image(query[K.IMAGE][row]), _image(ref[K.IMAGE][row]), flow_to_rgb(flow.flow_ref[row]), masks,
-                  warped, error]
+        shown_query, shown_ref = pair.get("image_query", query[K.IMAGE]), pair.get("image_ref", ref[K.IMAGE])
+        panels = [_image(shown_query[row]), _image(shown_ref[row]), flow_to_rgb(flow.flow_ref[row]), masks, warped,
+                  error]
         for col, (ax, panel) in enumerate(zip(axes[row], panels)):
             ax.imshow(panel, cmap="magma" if col == 5 else None)
             ax.set_xticks([])

@@ -14,6 +14,7 @@ from handobjectconsist.consistency.posefit import fit_rigid_motions, move_rigidl
 from handobjectconsist.render import shade_mesh
 from handobjectconsist.render.textures import smooth_noise
 from handobjectconsist.visualize.posefit_gif import crop_box, posefit_frames, write_gif
+from libyana.camutils import scale_intrinsics
 from libyana.meshutils import concat_meshes
 
 HEIGHT, WIDTH = 120, 160
@@ -180,3 +181,39 @@ def test_crop_box_contains_the_mask_at_the_panel_aspect():
     assert crop_box(np.zeros((100, 200), dtype=bool), 2.0) == (0, 0, 200, 100)
     everything = np.ones((100, 200), dtype=bool)
     assert crop_box(everything, 2.0) == (0, 0, 200, 100)
+
+
+@pytest.fixture(scope="module")
+def half_scene(scene):
+    """The scene rendered at half the width (80x60) with the correspondingly scaled intrinsics."""
+    K_half = scale_intrinsics(K, 0.5, 0.5)
+    rows, cols = torch.meshgrid(torch.arange(HEIGHT // 2), torch.arange(WIDTH // 2), indexing="ij")
+    background = 0.5 + 0.2 * torch.stack([torch.sin(cols / 2.5), torch.cos(rows / 3.5), torch.sin((rows + cols) / 4.5)])
+    faces = [scene["hand_faces"], scene["obj_faces"]]
+    colors = torch.cat([smooth_noise(scene["hand_ref"].double(), scale=0.02, seed=1),
+                        smooth_noise(scene["obj_ref"].double(), scale=0.02, seed=2)]).float()
+
+    def render(hand, obj):
+        verts, all_faces = concat_meshes([hand[None], obj[None]], faces)
+        return shade_mesh(verts, all_faces, K_half[None], (HEIGHT // 2, WIDTH // 2), colors[None],
+                          background=background[None], ambient=1.0, diffuse=0.0)["rgb"][0] - 0.5
+
+    return {**scene, "K": K_half, "image_ref": render(scene["hand_ref"], scene["obj_ref"]),
+            "image_query": render(scene["hand_q"], scene["obj_q"])}
+
+
+@pytest.mark.parametrize("width", [WIDTH, WIDTH // 2])
+@pytest.mark.parametrize("scales", [(1,), (1, 2, 4)])
+@pytest.mark.parametrize("optimise_depth", [True, False])
+def test_fit_converges_at_every_loss_resolution(scene, half_scene, width, scales, optimise_depth):
+    """The candidates of the basin test (loss width, pyramid, depth fitted or held) all bring a close start back."""
+    chosen = scene if width == WIDTH else half_scene
+    camera = chosen.get("K", K)
+    hand_start, obj_start = _start(scene, 0.0)
+    states = fit_rigid_motions(chosen["image_query"], chosen["image_ref"], camera, camera, hand_start, obj_start,
+                               scene["hand_ref"], scene["obj_ref"], scene["hand_faces"], scene["obj_faces"],
+                               steps=60, lr=1.0, optimise_depth=optimise_depth, scales=scales)
+    for part, truth in (("hand_verts", scene["hand_q"]), ("obj_verts", scene["obj_q"])):
+        start_px, end_px = _error_px(getattr(states[0], part), truth), _error_px(getattr(states[-1], part), truth)
+        assert end_px < 0.4 * start_px, (part, start_px, end_px)
+    assert states[-1].loss < 0.5 * states[0].loss

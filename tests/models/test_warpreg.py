@@ -4,6 +4,7 @@ import pytest
 import torch
 import trimesh
 
+from handobjectconsist.consistency import mesh_pair_flow, pair_photometric_loss
 from handobjectconsist.datasets import sample_keys as SK
 from handobjectconsist.datasets.collate import collate_samples
 from handobjectconsist.mano import ManoLayer
@@ -272,3 +273,136 @@ def test_photometric_loss_alone_recovers_query_hand_and_object(mano_root):
     hand3d, obj3d, hand2d, obj2d = (e / s for e, s in zip(end, start))
     assert hand3d < 0.8 and obj3d < 0.6, (start, end)
     assert hand2d < 0.5 and obj2d < 0.5, (start, end)
+
+
+# --------------------------------------------------------------------------------------------- loss resolution
+def _upstream_pair_loss(verts_query, verts_ref, faces, query, ref, ignore_face_ids):
+    """The photometric pair loss as computed before --consist_width / --consist_scales existed (commit 9d2bcba):
+    the network inputs, one flow at their size, self pairs zeroed."""
+    image_query, image_ref = query[SK.IMAGE].detach(), ref[SK.IMAGE].detach()
+    flow = mesh_pair_flow(verts_query, verts_ref.detach(), faces, query[SK.CAM_INTR], ref[SK.CAM_INTR],
+                          tuple(image_ref.shape[2:]), ignore_face_ids=ignore_face_ids)
+    loss, _ = pair_photometric_loss(image_query, image_ref, query.get(SK.JITTER_MASK), ref.get(SK.JITTER_MASK), flow)
+    self_pair = ref[SK.DIST2QUERY] == 0
+    return torch.where(self_pair, torch.zeros_like(loss), loss)
+
+
+def _network_gradients(model):
+    return [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in model.parameters()]
+
+
+def test_default_loss_and_gradients_are_the_upstream_ones_bit_for_bit(model, toy_query):
+    query = _clone_batch(toy_query)
+    query[SK.JITTER_MASK] = torch.ones_like(query[SK.JITTER_MASK])
+    query[SK.JITTER_MASK][:, :, :, :3] = 0  # some padding in the query
+    ref = _reference_near_prediction(model, query)
+    warp = WarpRegNet(model, lambda_data=1.0, lambda_consist=1.0, gt_refs=True, progressive_steps=0)  # lambda_d = 0
+    model.zero_grad(set_to_none=True)
+    loss, _, losses, _ = warp([query, ref])
+    loss.backward()
+    default_grads = _network_gradients(model)
+
+    model.zero_grad(set_to_none=True)
+    _, results, model_losses = model(query)
+    verts_q, faces = hand_object_mesh(results["recov_handverts3d"], warp.hand_faces, results["recov_objverts3d"],
+                                      query[SK.OBJ_FACES], query.get(SK.OBJ_VERTS_MASK), query.get(SK.OBJ_FACES_MASK))
+    verts_r, _ = hand_object_mesh(ref[SK.HAND_VERTS3D], warp.hand_faces, ref[SK.OBJ_VERTS3D], query[SK.OBJ_FACES],
+                                  ref.get(SK.OBJ_VERTS_MASK))
+    warp_loss = _upstream_pair_loss(verts_q, verts_r, faces, query, ref, warp.wrist_face_ids).mean()
+    (0.0 * model_losses["mano_reg_loss"] + 1.0 * warp_loss).backward()
+    assert losses["warp_loss"] > 0 and torch.equal(losses["warp_loss"], warp_loss.detach())
+    assert torch.equal(loss.detach(), (0.0 * model_losses["mano_reg_loss"] + warp_loss).detach())
+    assert any(g.abs().sum() > 0 for g in default_grads)
+    for default, upstream in zip(default_grads, _network_gradients(model)):
+        assert torch.equal(default, upstream)
+
+
+def _with_consist_frames(frame):
+    """The frame with CONSIST_* keys holding copies of its network input (what the dataset loads for a
+    --consist_width equal to the input width)."""
+    frame = _clone_batch(frame)
+    frame[SK.CONSIST_IMAGE] = frame[SK.IMAGE].clone()
+    frame[SK.CONSIST_CAM_INTR] = frame[SK.CAM_INTR].clone()
+    if SK.JITTER_MASK in frame:
+        frame[SK.CONSIST_JITTER_MASK] = frame[SK.JITTER_MASK].clone()
+    frame[SK.IMAGE] = torch.zeros_like(frame[SK.IMAGE])  # the loss must not look at the network input
+    return frame
+
+
+def test_consist_width_uses_the_consist_frames(model, toy_query):
+    query = _clone_batch(toy_query)
+    ref = _reference_near_prediction(model, query)
+    layer_faces = WarpRegNet(model).hand_faces
+    verts_q, faces = hand_object_mesh(query[SK.HAND_VERTS3D] + 0.003, layer_faces, query[SK.OBJ_VERTS3D],
+                                      query[SK.OBJ_FACES])
+    verts_r, _ = hand_object_mesh(ref[SK.HAND_VERTS3D], layer_faces, ref[SK.OBJ_VERTS3D], query[SK.OBJ_FACES])
+    default, _ = pair_warp_loss(verts_q, verts_r, faces, query, ref)
+    width = query[SK.IMAGE].shape[-1]
+    at_width, out = pair_warp_loss(verts_q, verts_r, faces, _with_consist_frames(query), _with_consist_frames(ref),
+                                   width=width)
+    assert default.abs().sum() > 0 and torch.equal(at_width, default)
+    assert torch.equal(out["image_query"], query[SK.IMAGE])
+    with pytest.raises(ValueError, match="64 px wide"):
+        pair_warp_loss(verts_q, verts_r, faces, _with_consist_frames(query), _with_consist_frames(ref), width=32)
+    with pytest.raises(KeyError, match="consist_width=64"):
+        pair_warp_loss(verts_q, verts_r, faces, query, ref, width=width)
+
+
+# --------------------------------------------------------------------------------------------- consist params
+HEADS = ("pose", "shape", "hand_scale", "hand_trans", "obj_prerot", "obj_scale", "obj_trans")
+
+
+def _head_gradients(model, query, ref, params):
+    """Gradient of the warp loss of the query meshes restricted by `params` w.r.t. the model's head outputs (zeros
+    where the loss does not depend on one), and the query hand mesh the loss rendered."""
+    warp = WarpRegNet(model, gt_refs=True, consist_params=params)
+    _, results, _ = model(query)
+    verts_q, faces = warp._query_mesh(results, query)
+    verts_r, _ = hand_object_mesh(ref[SK.HAND_VERTS3D], warp.hand_faces, ref[SK.OBJ_VERTS3D], query[SK.OBJ_FACES],
+                                  ref.get(SK.OBJ_VERTS_MASK))
+    loss, _ = pair_warp_loss(verts_q, verts_r, faces, query, ref, warp.wrist_face_ids)
+    grads = torch.autograd.grad(loss.sum(), [results[key] for key in HEADS], allow_unused=True)
+    return {key: torch.zeros_like(results[key]) if g is None else g for key, g in zip(HEADS, grads)}, verts_q
+
+
+def test_consist_params_detach_exactly_what_they_name(model, toy_query):
+    query = _clone_batch(toy_query)
+    ref = _reference_near_prediction(model, query, shift=(0.006, -0.004, 0.005))
+    every, mesh_all = _head_gradients(model, query, ref, "all")
+    for key in HEADS:
+        assert every[key].abs().sum() > 0, key  # precondition: the loss depends on every head
+    assert every["pose"][:, 3:].abs().sum() > 0
+
+    global_, mesh_global = _head_gradients(model, query, ref, "global")
+    assert torch.equal(mesh_global, mesh_all)  # the same meshes, only the gradient differs
+    assert not global_["pose"][:, 3:].any() and not global_["shape"].any()  # articulation and shape detached
+    torch.testing.assert_close(global_["pose"][:, :3], every["pose"][:, :3], rtol=1e-4, atol=1e-7)  # root rotation
+    for key in HEADS[2:]:
+        torch.testing.assert_close(global_[key], every[key], rtol=1e-4, atol=1e-7)
+
+    lateral, mesh_lateral = _head_gradients(model, query, ref, "lateral")
+    assert torch.equal(mesh_lateral, mesh_all)
+    for key in ("shape", "hand_scale", "obj_scale"):
+        assert not lateral[key].any(), key
+    assert not lateral["pose"][:, 3:].any()
+    for key in ("hand_trans", "obj_trans", "obj_prerot"):
+        torch.testing.assert_close(lateral[key], every[key], rtol=1e-4, atol=1e-7)
+    torch.testing.assert_close(lateral["pose"][:, :3], every["pose"][:, :3], rtol=1e-4, atol=1e-7)
+
+
+def test_lateral_leaves_the_depth_rows_of_the_network_untouched(model, toy_query):
+    query = _clone_batch(toy_query)
+    ref = _reference_near_prediction(model, query, shift=(0.006, -0.004, 0.005))
+    warp = WarpRegNet(model, lambda_data=1.0, lambda_consist=1.0, gt_refs=True, progressive_steps=0,
+                      consist_params="lateral")
+    model.zero_grad(set_to_none=True)
+    loss, _, _, _ = warp([query, ref])
+    loss.backward()
+    hand_head, obj_head = model.scaletrans_branch.final_layer, model.scaletrans_branch_obj.final_layer
+    for head in (hand_head, obj_head):  # row 0: the scale (depth); then the translation (and object rotation)
+        assert not head.weight.grad[0].any() and not head.bias.grad[0].any()
+        assert head.weight.grad[1:].abs().sum() > 0
+    pose_reg = model.mano_branch.pose_reg
+    assert not pose_reg.weight.grad[3:].any() and pose_reg.weight.grad[:3].abs().sum() > 0
+    shape = model.mano_branch.shape_reg[0].weight.grad
+    assert shape is None or not shape.any()

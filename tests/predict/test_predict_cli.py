@@ -16,7 +16,8 @@ from PIL import Image
 
 from handobjectconsist.datasets import sample_keys as SK
 from handobjectconsist.datasets.collate import collate_samples
-from handobjectconsist.datasets.fphab_camera import intrinsics_for_width, scale_intrinsics
+from handobjectconsist.datasets.fphab_camera import intrinsics_for_width
+from libyana.camutils import scale_intrinsics
 from handobjectconsist.datasets.meshes import load_mesh
 from handobjectconsist.predict import cli
 from handobjectconsist.predict.videoio import AnimationWriter, read_animation
