@@ -1,37 +1,48 @@
-"""Data-loader throughput (samples/s) with 0, 1 and 2 workers, against a ResNet-18 training step.
+"""Data-loader throughput: single frames and consistency pairs, augmentation on and off, beside JPEG decoding alone.
 
-    python benchmarks/bench_dataloader.py [--data_root DIR] [--mano_root DIR] [--batches 10] [--input_width W]
-        [--workers 0 1 2] [--threads N] [--device cpu]
+    python benchmarks/bench_dataloader.py [--data_root DIR] [--mano_root DIR] [--items 96] [--input_width W]
+        [--workers 0 1 2] [--device cpu] [--out FILE]
 
 Reads a synthetic (or real) FPHAB-layout folder; without --data_root the synthetic "tiny" set is generated once into
-benchmarks/results/fphab_tiny (git-ignored). Measured: single-frame items (mode full, augmentation on) and
-consistency pairs (sample_nb=2, augmentation on; one pair = 2 frames), batch 8, after one warm-up batch. For
-comparison, the consumption rate of a ResNet-18 forward+backward at batch 8 on the same input size (CPU unless
---device says otherwise). Prints a table and writes benchmarks/results/bench_dataloader.json.
+benchmarks/results/fphab_tiny (git-ignored; its frames are stored at 480x270). Measured in one run, side by side, on
+the same frames, batch 8, after one warm-up batch:
+  single, augmented     single-frame items (mode full) with the default augmentation (centre jitter, colour, blur)
+  single, plain         the same items with augmentation off
+  pairs, augmented      consistency items (sample_nb=2: query + reference), counted in pairs
+  pairs, plain          the same without augmentation
+  JPEG decoding alone   datasets.frames.load_frame on the same frames, nothing else
+With 0 workers everything runs in this process on one core: the table gives items per second of wall time and of
+this process' CPU time (time.process_time, which other jobs on the machine do not inflate). With workers, wall time
+only. For comparison, the consumption rate of a ResNet-18 forward+backward at batch 8 on the same input size
+(--device). Prints a markdown table and writes JSON (default benchmarks/results/bench_dataloader.json).
 """
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
 
+import cv2
 import torch
 import torchvision
 
 from handobjectconsist.datasets.collate import collate_pairs, collate_samples
 from handobjectconsist.datasets.fphab import FPHAB
+from handobjectconsist.datasets.frames import load_frame
 from handobjectconsist.datasets.handobjset import HandObjectDataset, seed_worker
+from handobjectconsist.synth.fphab import write_fphab
+from handobjectconsist.synth.mano_hand import write_synthetic_mano
 
 RESULTS = Path(__file__).resolve().parent / "results"
+BATCH = 8
 
 
-def ensure_data(args):
-    if args.data_root:
-        return Path(args.data_root), args.mano_root
-    from handobjectconsist.synth.fphab import write_fphab
-    from handobjectconsist.synth.mano_hand import write_synthetic_mano
-
+def ensure_data(data_root, mano_root):
+    """The FPHAB-layout folder and MANO folder to read: the given ones, or the synthetic tiny set (made once)."""
+    if data_root:
+        return Path(data_root), mano_root
     mano = RESULTS / "mano_synth"
     root = RESULTS / "fphab_tiny"
     if not (mano / "MANO_RIGHT.pkl").is_file():
@@ -41,29 +52,39 @@ def ensure_data(args):
     return root, mano
 
 
-def loader_rate(dataset, collate, workers, batches, frames_per_item):
-    loader = torch.utils.data.DataLoader(dataset, batch_size=8, shuffle=True, num_workers=workers,
-                                         collate_fn=collate, worker_init_fn=seed_worker,
-                                         generator=torch.Generator().manual_seed(0), drop_last=False,
+def loader_rate(dataset, collate, workers, items, pin_memory=False):
+    """(items per wall second, items per CPU second of this process or None with workers) over `items` items."""
+    loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True, num_workers=workers,
+                                         collate_fn=collate, worker_init_fn=seed_worker, pin_memory=pin_memory,
+                                         generator=torch.Generator().manual_seed(0), drop_last=True,
                                          persistent_workers=workers > 0)
-    done, frames, start = 0, 0, None
-    while done <= batches:
-        for batch in loader:
-            if done == 0:
-                start = time.perf_counter()  # after the warm-up batch (worker start-up excluded)
-            else:
-                first = batch[0] if isinstance(batch, list) else batch
-                frames += len(first["image"]) * frames_per_item
-            done += 1
-            if done > batches:
+    done, wall, cpu = -BATCH, None, None  # the first batch is a warm-up (worker start-up excluded)
+    while done < items:
+        for _ in loader:
+            if wall is None:
+                wall, cpu = time.perf_counter(), time.process_time()
+            done += BATCH
+            if done >= items:
                 break
-    return frames / (time.perf_counter() - start)
+    wall_rate = done / (time.perf_counter() - wall)
+    return wall_rate, (done / (time.process_time() - cpu) if workers == 0 else None)
+
+
+def decode_rate(reader, items):
+    """(frames per wall second, per CPU second) of load_frame alone on the reader's first frames, cycled."""
+    paths = [reader._image_path(reader.seq_names[i], int(reader.frame_ids[i])) for i in range(len(reader))]
+    load_frame(paths[0], reader.input_width)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for i in range(items):
+        load_frame(paths[i % len(paths)], reader.input_width)
+    return items / (time.perf_counter() - wall), items / (time.process_time() - cpu)
 
 
 def resnet_rate(height, width, device, steps=3):
+    """Frames per second consumed by a ResNet-18 forward + backward + SGD step at batch 8."""
     model = torchvision.models.resnet18(num_classes=100).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
-    images = torch.rand(8, 3, height, width, device=device) - 0.5
+    images = torch.rand(BATCH, 3, height, width, device=device) - 0.5
     for step in range(steps + 1):
         if step == 1:
             if device.type == "cuda":
@@ -74,44 +95,59 @@ def resnet_rate(height, width, device, steps=3):
         optimizer.step()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return 8 * steps / (time.perf_counter() - start)
+    return BATCH * steps / (time.perf_counter() - start)
+
+
+def _fmt(value):
+    return "-" if value is None else f"{value:.0f}"
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data_root", default=None)
+    parser.add_argument("--data_root", default=None, help="FPHAB-layout folder (default: the synthetic tiny set)")
     parser.add_argument("--mano_root", default=None, help="with --data_root: also build GT hand meshes")
-    parser.add_argument("--batches", type=int, default=10)
-    parser.add_argument("--input_width", type=int, default=None)
-    parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads of the main process")
+    parser.add_argument("--items", type=int, default=96, help="items timed per configuration (after a warm-up)")
+    parser.add_argument("--input_width", type=int, default=None, help="frame width (default: as stored)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2], help="DataLoader worker counts")
+    parser.add_argument("--device", default="cpu", help="device of the ResNet-18 comparison (and pinned memory)")
+    parser.add_argument("--out", default=str(RESULTS / "bench_dataloader.json"), help="JSON output file")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    root, mano = ensure_data(args)
+    root, mano = ensure_data(args.data_root, args.mano_root)
     reader = FPHAB(root, split="all", fraction=0.25, mano_root=mano, input_width=args.input_width)
     width, height = reader.image_size
+    device = torch.device(args.device)
+    configs = [("single, augmented", None, True), ("single, plain", None, False),
+               ("pairs, augmented", 2, True), ("pairs, plain", 2, False)]
     rows = []
     for workers in args.workers:
-        single = HandObjectDataset(reader, mode="full", augment=True)
-        pairs = HandObjectDataset(reader, mode="full", sample_nb=2, augment=True)
-        rows.append({"workers": workers,
-                     "single_frames_per_s": loader_rate(single, collate_samples, workers, args.batches, 1),
-                     "pair_frames_per_s": loader_rate(pairs, collate_pairs, workers, args.batches, 2)})
-    train_rate = resnet_rate(height, width, torch.device(args.device))
-    print(f"FPHAB-layout frames {width}x{height}, batch 8, augmentation on, hand meshes {'on' if mano else 'off'}")
-    print(f"{'workers':>8} {'single frames/s':>16} {'pair frames/s':>14}")
-    for row in rows:
-        print(f"{row['workers']:>8} {row['single_frames_per_s']:>16.1f} {row['pair_frames_per_s']:>14.1f}")
-    print(f"ResNet-18 forward+backward, batch 8, {width}x{height}, {args.device}: {train_rate:.1f} frames/s")
-    result = {"image_size": [width, height], "batch_size": 8, "batches": args.batches, "rows": rows,
-              "resnet18_train_frames_per_s": train_rate, "device": args.device,
-              "torch_threads": torch.get_num_threads(), "cpu_count": __import__("os").cpu_count(),
+        for name, sample_nb, augment in configs:
+            dataset = HandObjectDataset(reader, mode="full", sample_nb=sample_nb, augment=augment)
+            collate = collate_samples if sample_nb is None else collate_pairs
+            wall, cpu = loader_rate(dataset, collate, workers, args.items, pin_memory=device.type == "cuda")
+            rows.append({"config": name, "workers": workers, "items_per_s": wall, "items_per_cpu_s": cpu})
+    decode_wall, decode_cpu = decode_rate(reader, max(args.items, 2 * len(reader)))
+    train_rate = resnet_rate(height, width, device)
+
+    lines = [f"FPHAB-layout frames {width}x{height}, batch {BATCH}, hand meshes {'on' if mano else 'off'}, "
+             f"torch threads 1, {os.cpu_count()} CPUs ({platform.machine()})", "",
+             "| configuration | workers | items/s (wall) | items/s (CPU time of this process) |", "|---|---|---|---|"]
+    lines += [f"| {r['config']} | {r['workers']} | {_fmt(r['items_per_s'])} | {_fmt(r['items_per_cpu_s'])} |"
+              for r in rows]
+    lines.append(f"| JPEG decoding alone (frames) | 0 | {_fmt(decode_wall)} | {_fmt(decode_cpu)} |")
+    lines += ["", f"ResNet-18 forward+backward, batch {BATCH}, {width}x{height}, {args.device}: "
+              f"{train_rate:.0f} frames/s", "(pairs are counted as items: one pair = 2 frames)"]
+    print("\n".join(lines))
+    result = {"image_size": [width, height], "batch_size": BATCH, "items": args.items, "rows": rows,
+              "jpeg_decode_per_s": decode_wall, "jpeg_decode_per_cpu_s": decode_cpu,
+              "resnet18_train_frames_per_s": train_rate, "device": args.device, "cpu_count": os.cpu_count(),
               "machine": platform.machine()}
-    (RESULTS / "bench_dataloader.json").write_text(json.dumps(result, indent=2))
-    print(f"wrote {RESULTS / 'bench_dataloader.json'}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from . import sample_keys as K
 from .base import PoseDataset, sequence_lengths
 from .errors import AnnotationFormatError, MissingDataError, require_dir, require_file
 from .frames import image_size, load_frame
-from .hand_gt import mano_mesh
+from .hand_gt import mano_meshes
 from .meshes import load_mesh
 from .sparse import build_sparse_map, fphab_spacing
 
@@ -205,6 +205,10 @@ class FPHAB(PoseDataset):
         self.skeletons_world_mm = np.asarray(joints)[keep]  # (N, 21, 3), file order
         self.object_poses = np.asarray(poses)[keep]  # (N, 4, 4)
         self.fits = self._load_fits() if self.mano_root is not None else None
+        # GT hand meshes of every frame, computed once in batches (9 KB a frame; about 7x cheaper than frame by frame) and
+        # shared with the DataLoader workers, which fork after this.
+        self.hand_verts = (None if self.fits is None else
+                           mano_meshes(self.mano_root, self.fits["fullpose"], self.fits["shape"], self.fits["trans"]))
 
         stored_size = image_size(self._image_path(self.seq_names[0], int(self.frame_ids[0])))
         if cam.height_for_width(stored_size[0]) != stored_size[1]:
@@ -334,9 +338,7 @@ class FPHAB(PoseDataset):
             K.FRAME_IDX: int(self.frame_ids[idx]),
         }
         if self.fits is not None:
-            pose, shape, trans = (self.fits[k][idx] for k in ("fullpose", "shape", "trans"))
-            verts, _ = mano_mesh(self.mano_root, pose, shape, trans)
-            ann[K.HAND_VERTS3D] = verts.astype(np.float32)
-            ann[K.HAND_POSE] = pose
-            ann[K.HAND_SHAPE] = shape
+            ann[K.HAND_VERTS3D] = self.hand_verts[idx].copy()
+            ann[K.HAND_POSE] = self.fits["fullpose"][idx]
+            ann[K.HAND_SHAPE] = self.fits["shape"][idx]
         return ann

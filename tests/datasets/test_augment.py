@@ -1,11 +1,17 @@
-"""Augmentation geometry and sampling, checked against kornia, analytic answers and statistics."""
+"""Augmentation geometry and sampling (against kornia, analytic answers, statistics) and the uint8 photometric
+operations (against torchvision's float definitions on the same factors)."""
 
+import cv2
 import numpy as np
+import pytest
 import torch
+import torchvision.transforms.v2.functional as tvf
 from kornia.geometry.transform import warp_affine
 
-from handobjectconsist.datasets.augment import (ColorAugm, SpaceAugm, affine_matrix, apply_color,
-                                                integer_shift_image, sample_space_augm, warp_image)
+from handobjectconsist.datasets.augment import (ColorAugm, SpaceAugm, adjust_brightness, adjust_contrast,
+                                                adjust_hue, adjust_saturation, affine_matrix, apply_blur, apply_color,
+                                                integer_shift_image, sample_blur_sigma, sample_color_augm,
+                                                sample_space_augm, warp_image)
 
 
 def test_no_jitter_is_identity_and_integer_shift_matches_grid_sample():
@@ -60,7 +66,66 @@ def test_space_jitter_ranges_and_unbiased_scale():
     assert abs(scales.mean() - 1.0) < 0.01  # upstream clip(sj * (N + 1), ...) would be ~0.8
 
 
-def test_color_identity_and_brightness():
-    image = torch.rand(3, 8, 8) * 0.5
-    assert torch.allclose(apply_color(image, ColorAugm()), image, atol=1e-6)
-    assert torch.allclose(apply_color(image, ColorAugm(brightness=1.5)), image * 1.5, atol=1e-6)
+def _smooth_frame(seed: int, size=(270, 480)) -> np.ndarray:
+    """(H, W, 3) uint8 test frame: coarse random colours upsampled (edges and gradients like a photograph)."""
+    coarse = np.random.default_rng(seed).uniform(0, 255, size=(9, 16, 3)).astype(np.float32)
+    return np.clip(cv2.resize(coarse, size[::-1], interpolation=cv2.INTER_CUBIC), 0, 255).astype(np.uint8)
+
+
+def _torchvision_float(frame: np.ndarray, op, *args) -> np.ndarray:
+    """Reference: torchvision's float op on the frame in [0, 1], back in 0..255 units (float64, unrounded)."""
+    image = torch.from_numpy(frame).permute(2, 0, 1).double().div(255.0)
+    return op(image, *args).clamp(0, 1).mul(255.0).permute(1, 2, 0).numpy()
+
+
+def _mad(ours: np.ndarray, reference: np.ndarray) -> float:
+    return float(np.abs(ours.astype(np.float64) - reference).mean())
+
+
+def test_color_identity_is_exact():
+    frame = _smooth_frame(0)
+    assert np.array_equal(apply_color(frame, ColorAugm()), frame)
+    assert np.array_equal(apply_blur(frame, 0.0), frame)
+
+
+@pytest.mark.parametrize("op, ours, factors", [
+    (tvf.adjust_brightness, adjust_brightness, (0.5, 0.8, 1.3, 1.5)),
+    (tvf.adjust_contrast, adjust_contrast, (0.5, 0.8, 1.3, 1.5)),
+    (tvf.adjust_saturation, adjust_saturation, (0.5, 0.8, 1.3, 1.5)),
+    (tvf.adjust_hue, adjust_hue, (-0.15, -0.04, 0.07, 0.15)),
+])
+def test_uint8_color_ops_match_torchvision_float_ops(op, ours, factors):
+    # Each uint8 operation against torchvision's float definition on the same factor: below 1/255 on average.
+    for seed, factor in enumerate(factors):
+        frame = _smooth_frame(seed)
+        out = ours(frame, factor)
+        assert out.dtype == np.uint8 and out.shape == frame.shape
+        assert _mad(out, _torchvision_float(frame, op, factor)) < 1.0, (op.__name__, factor)
+
+
+def test_blur_matches_torchvision_gaussian_blur():
+    frame = _smooth_frame(3)
+    for sigma in (0.1, 0.3, 0.5):
+        size = 2 * int(np.ceil(3 * sigma)) + 1
+        reference = _torchvision_float(frame, tvf.gaussian_blur, [size, size], [sigma, sigma])
+        assert _mad(apply_blur(frame, sigma), reference) < 0.5
+        assert np.abs(apply_blur(frame, sigma).astype(np.float64) - reference).max() <= 1.0
+
+
+def test_drawn_augmentation_matches_the_float_pipeline():
+    # The whole photometric augmentation as drawn in training (blur, then the four factors in a random order) against
+    # the same draws through torchvision's float ops: a few 1/255 at most on average.
+    rng = np.random.default_rng(0)
+    float_ops = (tvf.adjust_brightness, tvf.adjust_contrast, tvf.adjust_saturation, tvf.adjust_hue)
+    for seed in range(8):
+        frame = _smooth_frame(10 + seed)
+        color, sigma = sample_color_augm(rng), sample_blur_sigma(rng)
+        image = torch.from_numpy(frame).permute(2, 0, 1).double().div(255.0)
+        if sigma >= 0.05:
+            size = 2 * int(np.ceil(3 * sigma)) + 1
+            image = tvf.gaussian_blur(image, [size, size], [sigma, sigma])
+        factors = (color.brightness, color.contrast, color.saturation, color.hue)
+        for i in color.order:
+            image = float_ops[i](image, factors[i])
+        reference = image.clamp(0, 1).mul(255.0).permute(1, 2, 0).numpy()
+        assert _mad(apply_color(apply_blur(frame, sigma), color), reference) < 2.0, (seed, color, sigma)
