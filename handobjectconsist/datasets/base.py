@@ -43,8 +43,9 @@ class PoseDataset:
             return np.ones(2, dtype=np.float32)
         return (np.asarray(self.report_size, dtype=np.float64) / np.asarray(self.image_size)).astype(np.float32)
 
-    def get_image(self, idx: int) -> np.ndarray:
-        """(H, W, 3) uint8 RGB frame of sample idx."""
+    def get_image(self, idx: int, width: Optional[int] = None) -> np.ndarray:
+        """(H, W, 3) uint8 RGB frame of sample idx, of image_size; with `width`, resized to that width instead
+        (keeping the stored aspect ratio, like the reader's input_width)."""
         raise NotImplementedError
 
     def get_annotation(self, idx: int) -> Dict[str, Any]:

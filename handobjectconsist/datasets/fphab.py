@@ -312,9 +312,10 @@ class FPHAB(PoseDataset):
         return {key: np.stack(values) for key, values in fits.items()}
 
     # ---- access
-    def get_image(self, idx: int) -> np.ndarray:
-        """(H, W, 3) uint8 frame, resized to input_width if set."""
-        return load_frame(self._image_path(self.seq_names[idx], int(self.frame_ids[idx])), self.input_width)
+    def get_image(self, idx: int, width: Optional[int] = None) -> np.ndarray:
+        """(H, W, 3) uint8 frame, resized to `width`, else to input_width if set."""
+        return load_frame(self._image_path(self.seq_names[idx], int(self.frame_ids[idx])),
+                          self.input_width if width is None else width)
 
     def get_annotation(self, idx: int) -> dict:
         """Ground truth of sample idx (sample_keys; camera-frame metres, original-frame pixels)."""

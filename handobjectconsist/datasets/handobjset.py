@@ -7,6 +7,11 @@ an annotated query is paired with itself (zero flow, zero consistency loss), as 
 All frames of an item share the spatial augmentation and the colour factors; the blur sigma is drawn per frame, as
 upstream (set shared_blur=True to share it as well).
 
+Consistency options (trainmeshwarp --consist_width / --consist_max_gap): with consist_width W every frame of an item
+also carries CONSIST_IMAGE / CONSIST_JITTER_MASK / CONSIST_CAM_INTR, the frame loaded again at width W with the
+item's augmentation mapped to it (the same crop, the blur sigma scaled to W's pixels), for the photometric loss; with
+max_gap K the items whose reference frames are more than K frames from the query are left out.
+
 Randomness: every item draws from its own numpy Generator seeded by (base seed, item index). In a DataLoader worker
 the base seed is the loader's per-epoch base seed (torch.utils.data.get_worker_info().seed - worker id, drawn from
 the loader's torch generator), so augmentation is reproducible given that generator and does not depend on the
@@ -16,7 +21,7 @@ python's `random` and numpy's global RNG in each worker for any other code.
 """
 
 import random
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -28,6 +33,7 @@ from .augment import (ColorAugm, SpaceAugm, affine_matrix, apply_blur, apply_col
                       sample_blur_sigma, sample_color_augm, sample_space_augm, warp_image)
 from .base import PoseDataset
 from .pairing import item_indices
+from libyana.camutils import scale_intrinsics
 
 MODES = ("strong", "weak", "full")
 
@@ -54,13 +60,17 @@ class HandObjectDataset(Dataset):
         brightness, contrast, saturation, hue, blur_radius: colour / blur jitter amplitudes (upstream defaults).
         shared_blur: share the blur sigma across the frames of an item (upstream: independent).
         return_orig_image: also return IMAGE_ORIG (uint8 original frame) for visualisation.
+        consist_width: with sample_nb, also load every frame at this width (CONSIST_* keys; module docstring).
+        max_gap: with sample_nb, keep only the items whose reference frames are at most this many frames from the
+            query (annotated queries, paired with themselves, are always kept).
     """
 
     def __init__(self, pose_dataset: PoseDataset, mode: str = "full", sample_nb: Optional[int] = None,
                  spacing: int = 0, augment: bool = False, center_jittering: float = 0.1,
                  scale_jittering: float = 0.0, max_rot: float = 0.0, brightness: float = 0.5,
                  contrast: float = 0.5, saturation: float = 0.5, hue: float = 0.15, blur_radius: float = 0.5,
-                 shared_blur: bool = False, return_orig_image: bool = False):
+                 shared_blur: bool = False, return_orig_image: bool = False, consist_width: Optional[int] = None,
+                 max_gap: Optional[int] = None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if sample_nb is not None and sample_nb < 1:
@@ -70,6 +80,8 @@ class HandObjectDataset(Dataset):
                                       "need rotated 3D ground truth and is off upstream")
         if not 0 <= scale_jittering < 1:
             raise ValueError(f"scale_jittering must be in [0, 1), got {scale_jittering}")
+        if sample_nb is None and (consist_width is not None or max_gap is not None):
+            raise ValueError("consist_width and max_gap apply to consistency items: give sample_nb")
         self.pose_dataset = pose_dataset
         self.mode = mode
         self.sample_nb = sample_nb
@@ -90,6 +102,22 @@ class HandObjectDataset(Dataset):
             self.indices = np.concatenate([sparse.strong_idxs, sparse.weak_idxs])
         if len(self.indices) == 0:
             raise ValueError(f"mode {mode!r} selects no frames of {pose_dataset.name} (fraction 1 has no weak frames)")
+        self.consist_width = None if consist_width is None else int(consist_width)
+        self.max_gap = max_gap
+        self.unannotated_before_gap = int((~sparse.annotated[self.indices]).sum())
+        if max_gap is not None:
+            frame_ids = pose_dataset.frame_ids
+            keep = [all(abs(int(frame_ids[ref]) - int(frame_ids[idx])) <= max_gap
+                        for ref in item_indices(sparse, int(idx), sample_nb, spacing)[1:]) for idx in self.indices]
+            self.indices = self.indices[np.asarray(keep, dtype=bool)]
+
+    def gap_summary(self) -> str:
+        """One line: how many unannotated query frames the max_gap bound keeps."""
+        kept = int((~self.pose_dataset.sparse_map.annotated[self.indices]).sum())
+        share = 100.0 * kept / max(self.unannotated_before_gap, 1)
+        bound = "no bound" if self.max_gap is None else f"at most {self.max_gap} frames from their reference"
+        return (f"consist pairs ({bound}): {kept} of {self.unannotated_before_gap} unannotated frames kept "
+                f"({share:.1f} %), {len(self)} items")
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -119,6 +147,8 @@ class HandObjectDataset(Dataset):
             if slot > 0 and self.augment and not self.shared_blur:
                 sigma = sample_blur_sigma(rng, self.blur_radius)
             sample = self.get_sample(frame_idx, space, color, sigma)
+            if self.consist_width is not None:
+                sample.update(self.consist_frame(frame_idx, space, color, sigma, sample[K.CAM_INTR]))
             sample[K.DIST2QUERY] = int(abs(frame_ids[frame_idx] - frame_ids[idx]))
             samples.append(sample)
         return samples
@@ -129,21 +159,11 @@ class HandObjectDataset(Dataset):
         ann = self.pose_dataset.get_annotation(idx)
         frame = self.pose_dataset.get_image(idx)
         height, width = frame.shape[:2]
-        pixels = frame
-        if blur_sigma > 0:
-            pixels = apply_blur(pixels, blur_sigma)
-        if color is not None:
-            pixels = apply_color(pixels, color)
         affine = affine_matrix(space, (width, height), (width, height))
-        pixels = torch.from_numpy(np.stack(cv2.split(pixels)))  # (3, H, W) uint8; 4x faster than permute+copy
-        if space.scale == 1.0:
-            pixels, mask = integer_shift_image(pixels, space.center_shift)
-            image = pixels.float().div_(255.0)
-        else:
-            image, mask = warp_image(pixels.float().div_(255.0), affine, (width, height))
+        image, mask = augmented_image(frame, affine, color, blur_sigma)
         cam_intr_orig = np.asarray(ann.pop(K.CAM_INTR_ORIG), dtype=np.float64)
         sample: Dict[str, Any] = {
-            K.IMAGE: image.sub_(0.5),
+            K.IMAGE: image,
             K.JITTER_MASK: mask,
             K.AFFINE: torch.as_tensor(affine, dtype=torch.float32),
             K.CAM_INTR: torch.as_tensor(affine @ cam_intr_orig, dtype=torch.float32),
@@ -159,3 +179,47 @@ class HandObjectDataset(Dataset):
         sample[K.DIST2STRONG] = int(sparse.dist2strong[idx])
         sample[K.DIST2QUERY] = 0
         return sample
+
+    def consist_frame(self, idx: int, space: SpaceAugm, color: Optional[ColorAugm], blur_sigma: float,
+                      cam_intr: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """CONSIST_* keys of reader sample `idx`: the frame loaded at consist_width with the augmentation of its
+        network input (get_sample with the same space, color and blur_sigma, whose intrinsics are cam_intr (3, 3))
+        mapped to that width: the crop's affine map and the intrinsics conjugated by the pixel-centre resize map,
+        the blur sigma scaled by the width ratio."""
+        frame = self.pose_dataset.get_image(idx, width=self.consist_width)
+        width, height = self.pose_dataset.image_size
+        scale_x, scale_y = frame.shape[1] / width, frame.shape[0] / height
+        resize = scale_intrinsics(np.eye(3), scale_x, scale_y)  # input-width pixels -> consist-width pixels
+        affine = resize @ affine_matrix(space, (width, height), (width, height)) @ np.linalg.inv(resize)
+        image, mask = augmented_image(frame, affine, color, blur_sigma * scale_x)
+        intr = scale_intrinsics(cam_intr.double().numpy(), scale_x, scale_y)
+        return {K.CONSIST_IMAGE: image, K.CONSIST_JITTER_MASK: mask,
+                K.CONSIST_CAM_INTR: torch.as_tensor(intr, dtype=torch.float32)}
+
+
+def augmented_image(frame: np.ndarray, affine: np.ndarray, color: Optional[ColorAugm], blur_sigma: float
+                    ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Network image of a frame: blur, colour jitter, then the spatial map.
+
+    Args:
+        frame: (H, W, 3) uint8 RGB.
+        affine: (3, 3) frame pixels -> output pixels (same size); a pure integer translation is applied exactly
+            (integer_shift_image), anything else bilinearly (warp_image).
+        color: colour factors or None; blur_sigma: Gaussian blur sigma in pixels (0: none).
+    Returns:
+        (3, H, W) float32 image in [-0.5, 0.5] (padding -0.5) and its (1, H, W) jitter mask.
+    """
+    height, width = frame.shape[:2]
+    pixels = frame
+    if blur_sigma > 0:
+        pixels = apply_blur(pixels, blur_sigma)
+    if color is not None:
+        pixels = apply_color(pixels, color)
+    pixels = torch.from_numpy(np.stack(cv2.split(pixels)))  # (3, H, W) uint8; 4x faster than permute+copy
+    translation = affine[:2, 2]
+    if np.array_equal(affine[:2, :2], np.eye(2)) and np.array_equal(translation, np.round(translation)):
+        pixels, mask = integer_shift_image(pixels, (-int(translation[0]), -int(translation[1])))
+        image = pixels.float().div_(255.0)
+    else:
+        image, mask = warp_image(pixels.float().div_(255.0), affine, (width, height))
+    return image.sub_(0.5), mask

@@ -255,8 +255,9 @@ class HO3DV2(PoseDataset):
         folder, seq, frame = self.entries[idx]
         return read_meta(self.root / folder / seq / "meta" / f"{frame}.pkl")
 
-    def get_image(self, idx: int) -> np.ndarray:
-        return load_frame(self._image_path(idx), self.input_width)
+    def get_image(self, idx: int, width: Optional[int] = None) -> np.ndarray:
+        """(H, W, 3) uint8 frame, resized to `width`, else to input_width if set."""
+        return load_frame(self._image_path(idx), self.input_width if width is None else width)
 
     def get_annotation(self, idx: int) -> dict:
         folder, seq, frame = self.entries[idx]

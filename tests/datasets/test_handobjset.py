@@ -100,3 +100,71 @@ def test_collated_single_frames_have_object_masks():
 def test_rotation_is_refused():
     with pytest.raises(NotImplementedError):
         HandObjectDataset(FakeReader(), max_rot=0.5)
+
+
+# --------------------------------------------------------------------------------------------- consist options
+def _tiny_pairs(fphab_tiny_root, mano_root, input_width, consist_width, augment=True, scale_jittering=0.0):
+    from handobjectconsist.datasets import FPHAB
+
+    reader = FPHAB(fphab_tiny_root, split="train", fraction=0.5, input_width=input_width, mano_root=mano_root)
+    return HandObjectDataset(reader, mode="weak", sample_nb=2, augment=augment, scale_jittering=scale_jittering,
+                             consist_width=consist_width)
+
+
+def test_consist_frames_at_the_input_width_are_the_network_input(fphab_tiny_root, mano_root):
+    dataset = _tiny_pairs(fphab_tiny_root, mano_root, 128, 128)
+    torch.manual_seed(3)
+    item = dataset[0]
+    for frame in item:
+        assert torch.equal(frame[K.CONSIST_IMAGE], frame[K.IMAGE])
+        assert torch.equal(frame[K.CONSIST_JITTER_MASK], frame[K.JITTER_MASK])
+        assert torch.equal(frame[K.CONSIST_CAM_INTR], frame[K.CAM_INTR])
+    plain = HandObjectDataset(dataset.pose_dataset, mode="weak", sample_nb=2, augment=True)
+    torch.manual_seed(3)
+    for frame, other in zip(item, plain[0]):  # the option adds keys and changes nothing else
+        assert K.CONSIST_IMAGE not in other
+        assert all(torch.equal(frame[key], value) if isinstance(value, torch.Tensor) else frame[key] == value
+                   for key, value in other.items())
+
+
+@pytest.mark.parametrize("scale_jittering", [0.0, 0.2])
+def test_consist_frames_show_the_same_crop_at_twice_the_width(fphab_tiny_root, mano_root, scale_jittering):
+    """Each frame at width 256 with the item's augmentation, area-averaged 2x, matches its 128-wide network input
+    (both come from the same stored frame); a one-pixel misalignment would not. Its intrinsics put the GT joints at
+    the matching place: (u + 0.5) * 2 - 0.5."""
+    dataset = _tiny_pairs(fphab_tiny_root, mano_root, 128, 256, scale_jittering=scale_jittering)
+    for item in range(2):
+        torch.manual_seed(item)
+        for frame in dataset[item]:
+            big, small = frame[K.CONSIST_IMAGE], frame[K.IMAGE]
+            assert big.shape == (3, 144, 256) and frame[K.CONSIST_JITTER_MASK].shape == (1, 144, 256)
+            real = (frame[K.JITTER_MASK][0] > 0) & (torch.nn.functional.avg_pool2d(frame[K.CONSIST_JITTER_MASK],
+                                                                                    2)[0] == 1)
+            assert real.float().mean() > 0.5
+            averaged = torch.nn.functional.avg_pool2d(big[None], 2)[0]
+            error = (averaged - small).abs().mean(0)[real].mean()
+            shifted = (averaged - torch.roll(small, 1, dims=2)).abs().mean(0)[real].mean()
+            assert error < 0.04 and error < 0.5 * shifted, (float(error), float(shifted))
+            joints = frame[K.JOINTS3D].double()
+            uv_small = joints @ frame[K.CAM_INTR].double().T
+            uv_big = joints @ frame[K.CONSIST_CAM_INTR].double().T
+            uv_small, uv_big = uv_small[:, :2] / uv_small[:, 2:], uv_big[:, :2] / uv_big[:, 2:]
+            torch.testing.assert_close(uv_big, (uv_small + 0.5) * 2 - 0.5, atol=1e-3, rtol=0)
+
+
+def test_max_gap_keeps_the_items_within_k_frames():
+    reader = FakeReader()
+    sparse, frame_ids = reader.sparse_map, reader.frame_ids
+    for gap in (0, 1, 2):
+        dataset = HandObjectDataset(reader, mode="full", sample_nb=2, max_gap=gap)
+        expected = [int(i) for i in np.concatenate([sparse.strong_idxs, sparse.weak_idxs])
+                    if sparse.dist2strong[i] <= gap]
+        assert [int(i) for i in dataset.indices] == expected
+        for item in range(len(dataset)):
+            assert dataset[item][1][K.DIST2QUERY] <= gap
+        weak = int((sparse.dist2strong[sparse.weak_idxs] <= gap).sum())
+        assert f"{weak} of {len(sparse.weak_idxs)} unannotated frames kept" in dataset.gap_summary()
+    unbounded = HandObjectDataset(reader, mode="full", sample_nb=2)
+    assert len(unbounded) == len(frame_ids) and "no bound" in unbounded.gap_summary()
+    with pytest.raises(ValueError, match="give sample_nb"):
+        HandObjectDataset(reader, mode="full", max_gap=2)
