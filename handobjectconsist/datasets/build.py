@@ -21,7 +21,8 @@ def hand_object_dataset(name: str, data_root: PathLike, split: str, mano_root: O
                         split_mode: str = "objects", like_v1: bool = False, mini_factor: Optional[int] = None,
                         sample_nb: Optional[int] = None, spacing: int = 0, augment: bool = False,
                         center_jittering: float = 0.1, scale_jittering: float = 0.0, max_rot: float = 0.0,
-                        return_orig_image: bool = False) -> HandObjectDataset:
+                        return_orig_image: bool = False, consist_width: Optional[int] = None,
+                        max_gap: Optional[int] = None) -> HandObjectDataset:
     """The reader of `name` under `data_root` (datasets.locate.dataset_folder) wrapped in a HandObjectDataset.
 
     Args:
@@ -34,8 +35,8 @@ def hand_object_dataset(name: str, data_root: PathLike, split: str, mano_root: O
         input_width: resize frames to this width on load and scale the intrinsics (None: as stored).
         split_mode, like_v1: HO3D-v2 split family ("objects" or "paper") and the v1-like object split.
         mini_factor: FPHAB only: keep a random 1/mini_factor of the frames (None: all).
-        sample_nb, spacing, augment, center_jittering, scale_jittering, max_rot, return_orig_image: as
-            HandObjectDataset.
+        sample_nb, spacing, augment, center_jittering, scale_jittering, max_rot, return_orig_image, consist_width,
+            max_gap: as HandObjectDataset.
     """
     root = dataset_folder(data_root, name)
     if name == "fhbhands":
@@ -46,7 +47,7 @@ def hand_object_dataset(name: str, data_root: PathLike, split: str, mano_root: O
                         input_width=input_width, mano_root=mano_root)
     return HandObjectDataset(reader, mode=mode, sample_nb=sample_nb, spacing=spacing, augment=augment,
                              center_jittering=center_jittering, scale_jittering=scale_jittering, max_rot=max_rot,
-                             return_orig_image=return_orig_image)
+                             return_orig_image=return_orig_image, consist_width=consist_width, max_gap=max_gap)
 
 
 def build_eval_dataset(dataset: str, data_root: PathLike, split: str, mano_root: Optional[PathLike],

@@ -32,7 +32,8 @@ def default_skeleton_regressor(args) -> Optional[Path]:
 
 
 def build_dataset(args, name: str, split: str, mode: str, augment: bool, fraction: float,
-                  sample_nb: Optional[int] = None, spacing: int = 0) -> Dataset:
+                  sample_nb: Optional[int] = None, spacing: int = 0, consist_width: Optional[int] = None,
+                  max_gap: Optional[int] = None) -> Dataset:
     """A dataset of single-frame sample dicts (sample_keys), or of consist items when sample_nb is given.
 
     Args:
@@ -40,13 +41,22 @@ def build_dataset(args, name: str, split: str, mode: str, augment: bool, fractio
         mode: "strong" (annotated frames only; training) or "full" (validation, consist items).
         sample_nb: None: single frames; k: items [query, k-1 nearest annotated frames] (datasets.collate_pairs).
         spacing: consist reference choice (0: nearest annotated frame; >0: next first; <0: previous first).
+        consist_width, max_gap: consist items only: also load the frames at this width (CONSIST_* keys), and keep
+            the items whose references are at most max_gap frames away (HandObjectDataset).
     """
     if name == "toy":
         width = args.input_width or TOY_IMAGE_SIZE[0]
         height = max(1, round(width * TOY_IMAGE_SIZE[1] / TOY_IMAGE_SIZE[0]))
         seed = args.manual_seed * 1000 + (0 if split == "train" else 1)
         frames = ToyHandObjectDataset(args.mano_root, size=args.toy_size, image_size=(width, height), seed=seed)
-        return frames if sample_nb is None else ToyPairs(frames)
+        if sample_nb is None:
+            return frames
+        consist_frames = None
+        if consist_width is not None:
+            consist_height = max(1, round(consist_width * TOY_IMAGE_SIZE[1] / TOY_IMAGE_SIZE[0]))
+            consist_frames = ToyHandObjectDataset(args.mano_root, size=args.toy_size,
+                                                  image_size=(consist_width, consist_height), seed=seed)
+        return ToyPairs(frames, consist_frames=consist_frames, max_gap=max_gap)
     if name != "fhbhands" and args.mini_factor != 1:
         raise UsageError("--mini_factor is only implemented for fhbhands")
     return hand_object_dataset(name, args.data_root, split, args.mano_root, mode=mode, fraction=fraction,
@@ -54,7 +64,8 @@ def build_dataset(args, name: str, split: str, mode: str, augment: bool, fractio
                                mini_factor=None if args.mini_factor == 1 else args.mini_factor,
                                sample_nb=sample_nb, spacing=spacing, augment=augment,
                                center_jittering=args.center_jittering, scale_jittering=args.scale_jittering,
-                               max_rot=0.0 if args.block_rot else args.max_rot)
+                               max_rot=0.0 if args.block_rot else args.max_rot, consist_width=consist_width,
+                               max_gap=max_gap)
 
 
 def make_loader(dataset: Dataset, args, context: DistContext, generator: Optional[torch.Generator],
@@ -103,10 +114,12 @@ def build_train_loader(args, context: DistContext, generator: torch.Generator,
 def build_pair_loader(args, context: DistContext, generator: torch.Generator,
                       workers: Optional[int] = None) -> DataLoader:
     """trainmeshwarp's consist loader: items [query, reference frame(s)] (mode "full", --sample_nb, --spacing,
-    --fraction of annotated frames) of --consist_dataset/--consist_split, collated by datasets.collate_pairs.
-    shuffle, drop_last; workers: default args.workers."""
+    --fraction of annotated frames, --consist_width frames, --consist_max_gap) of --consist_dataset/--consist_split,
+    collated by datasets.collate_pairs. shuffle, drop_last; workers: default args.workers. Its dataset's
+    gap_summary() says how many unannotated frames the pairs keep."""
     dataset = build_dataset(args, args.consist_dataset, args.consist_split, "full", augment=not args.no_consist_augm,
-                            fraction=args.fraction, sample_nb=args.sample_nb, spacing=args.spacing)
+                            fraction=args.fraction, sample_nb=args.sample_nb, spacing=args.spacing,
+                            consist_width=args.consist_width, max_gap=args.consist_max_gap)
     require_one_batch(dataset, args, context, f"consistency items in --consist_dataset {args.consist_dataset} "
                       f"split {args.consist_split}", "use a larger split")
     return make_loader(dataset, args, context, generator, collate_pairs,

@@ -159,6 +159,20 @@ def trainmeshwarp_parser() -> argparse.ArgumentParser:
                        help="supervised weight (minus the current ramped lambda_consist)")
     group.add_argument("--occlusion_threshold", type=float, default=0.03,
                        help="forward-backward flow tolerance, fraction of the image side")
+    group.add_argument("--consist_width", type=positive_int, default=None,
+                       help="compute the flow, warp, masks and photometric error on the consist frames loaded at "
+                            "this width (same augmentation), the network still sees --input_width; default: the "
+                            "network input (upstream)")
+    group.add_argument("--consist_scales", type=positive_int, nargs="+", default=[1],
+                       help="average the photometric loss over area-downsampled copies by these factors, e.g. 1 2 4 "
+                            "(each level a mean over its valid pixels); 1: no pyramid")
+    group.add_argument("--consist_params", default="all", choices=["all", "global", "lateral"],
+                       help="what the photometric gradient moves: all (upstream); global: hand root rotation, "
+                            "scale, translation and the object's pose (finger articulation and shape detached); "
+                            "lateral: global without depth (the scales, i.e. depths, detached)")
+    group.add_argument("--consist_max_gap", type=non_negative_int, default=None,
+                       help="leave out of the consist pairs the frames more than this many frames from their "
+                            "reference (default: no bound)")
     return parser
 
 
@@ -169,7 +183,9 @@ def experiment_name(args, trainer: str) -> str:
                    _lovr3d..seed{s}, plus _no_augm / _block_rot / _fbn.
     trainmeshwarp: {datasets}_warp{consist_dataset}_mini{m}/{com}_frac.._ld.._lc..crit..sca..opt.._lr.._crit..
                    _mom.._bs.._lmj3d.._lmbeta.._lmpr.._lmrj3d.._lmrw3d.._lov2d.._lov3d.._lovr3d..cj..seed..
-                   sample_nb.._spac..csteps.., plus _no_augm / _noconsaugm / _block_rot / _gt_refs.
+                   sample_nb.._spac..csteps.., plus _no_augm / _noconsaugm / _block_rot / _gt_refs, then
+                   _cw{consist_width} / _cs{consist_scales} / _cp{consist_params} / _cmg{consist_max_gap} where they
+                   differ from the defaults.
     """
     datasets, mini = "_".join(args.train_datasets), f"_mini{float(args.mini_factor)}"
     if trainer == "trainmeshreg":
@@ -192,7 +208,17 @@ def experiment_name(args, trainer: str) -> str:
                 f"sample_nb{args.sample_nb}_spac{args.spacing}csteps{args.progressive_consist_steps}")
         suffixes = (("no_augm", "_no_augm"), ("no_consist_augm", "_noconsaugm"), ("block_rot", "_block_rot"),
                     ("consist_gt_refs", "_gt_refs"))
+
     else:
         raise ValueError(f"unknown trainer {trainer!r}")
     name += "".join(suffix for flag, suffix in suffixes if getattr(args, flag))
+    if trainer == "trainmeshwarp":  # this project's consistency options, named only where they are not upstream's
+        if args.consist_width is not None:
+            name += f"_cw{args.consist_width}"
+        if list(args.consist_scales) != [1]:
+            name += "_cs" + "-".join(str(s) for s in args.consist_scales)
+        if args.consist_params != "all":
+            name += f"_cp{args.consist_params}"
+        if args.consist_max_gap is not None:
+            name += f"_cmg{args.consist_max_gap}"
     return f"{top}/{name}"

@@ -6,7 +6,7 @@ object (a point cloud with `obj_verts` vertices, or 8..obj_verts when vary_obj_v
 with Gaussian blobs at the projected joints and object vertices (so a network can learn something from it).
 """
 
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -110,16 +110,40 @@ class ToyHandObjectDataset(Dataset):
 
 
 class ToyPairs(Dataset):
-    """Consist items from a toy frame set: [sample i, sample i xor 1] (different hands; smoke runs only)."""
+    """Consist items from a toy frame set: [sample i, sample i xor 1] (different hands; smoke runs only).
 
-    def __init__(self, frames: Dataset):
+    consist_frames: the same toy set drawn at another width; its IMAGE / JITTER_MASK / CAM_INTR become the frames'
+    CONSIST_* keys (as HandObjectDataset's consist_width). max_gap: keep the items whose reference is at most this
+    many samples away (the toy "distance" is |i - (i xor 1)|).
+    """
+
+    def __init__(self, frames: Dataset, consist_frames: Optional[Dataset] = None, max_gap: Optional[int] = None):
         self.frames = frames
+        self.consist_frames = consist_frames
+        self.max_gap = max_gap
+        self.items = [i for i in range(len(frames)) if max_gap is None or abs(self._other(i) - i) <= max_gap]
+
+    def _other(self, idx: int) -> int:
+        return min(idx ^ 1, len(self.frames) - 1)
 
     def __len__(self) -> int:
-        return len(self.frames)
+        return len(self.items)
 
-    def __getitem__(self, idx: int):
-        other = min(idx ^ 1, len(self.frames) - 1)
-        query, ref = dict(self.frames[idx]), dict(self.frames[other])
+    def gap_summary(self) -> str:
+        bound = "no bound" if self.max_gap is None else f"at most {self.max_gap} samples from their reference"
+        return f"toy consist pairs ({bound}): {len(self.items)} of {len(self.frames)} items kept"
+
+    def _frame(self, idx: int) -> Dict:
+        frame = dict(self.frames[idx])
+        if self.consist_frames is not None:
+            other = self.consist_frames[idx]
+            frame.update({K.CONSIST_IMAGE: other[K.IMAGE], K.CONSIST_JITTER_MASK: other[K.JITTER_MASK],
+                          K.CONSIST_CAM_INTR: other[K.CAM_INTR]})
+        return frame
+
+    def __getitem__(self, item: int):
+        idx = self.items[item]
+        other = self._other(idx)
+        query, ref = self._frame(idx), self._frame(other)
         query[K.DIST2QUERY], ref[K.DIST2QUERY] = 0, abs(other - idx)
         return [query, ref]

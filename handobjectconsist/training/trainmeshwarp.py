@@ -58,6 +58,8 @@ def build_loaders(args, context: DistContext, generator: torch.Generator):
     workers = args.workers // 2
     data_loader = build_train_loader(args, context, generator, workers=workers)
     consist_loader = build_pair_loader(args, context, generator, workers=workers)
+    if context.is_main:
+        LOGGER.info(consist_loader.dataset.gap_summary())
     val_loader = None
     if context.is_main and args.eval_freq != -1:
         val_loader = build_val_loader(args, context)
@@ -111,7 +113,8 @@ def _run(args, context) -> Dict:
     warp = WarpRegNet(meshregnet, lambda_data=args.lambda_data, lambda_consist=args.lambda_consist,
                       criterion=args.consist_criterion, gt_refs=args.consist_gt_refs,
                       progressive_steps=args.progressive_consist_steps, use_backward=args.consist_use_backward,
-                      occlusion_threshold=args.occlusion_threshold)
+                      occlusion_threshold=args.occlusion_threshold, consist_width=args.consist_width,
+                      consist_scales=args.consist_scales, consist_params=args.consist_params)
     if from_warp:
         warp.load_state_dict({**{f"meshregnet.{k}": v for k, v in meshregnet.state_dict().items()},
                               **checkpoint["warp_state"]})

@@ -123,3 +123,28 @@ def test_loss_weight_given_when_resuming_a_supervised_checkpoint_is_used(mano_ro
         assert entry["mano_reg_loss"] == pytest.approx(0.5 * entry["mano_shape"] + 5e-6 * entry["pose_reg"],
                                                        rel=1e-4)
     assert load_checkpoint(tmp_path / "prior" / "checkpoint.pth")["opts"]["mano_lambda_shape"] == 0.5
+
+
+def test_consist_flags_name_the_folder_only_when_set():
+    base = "--freeze_batchnorm --consist_gt_refs --fraction 0.00625 --resume base.pth".split()
+    plain = experiment_name(trainmeshwarp_parser().parse_args(base), "trainmeshwarp")
+    args = trainmeshwarp_parser().parse_args(base + "--consist_width 480 --consist_scales 1 2 4 --consist_params "
+                                                    "lateral --consist_max_gap 30".split())
+    assert (args.consist_width, args.consist_scales, args.consist_params, args.consist_max_gap) == \
+        (480, [1, 2, 4], "lateral", 30)
+    assert experiment_name(args, "trainmeshwarp") == plain + "_cw480_cs1-2-4_cplateral_cmg30"
+    assert plain.endswith("_gt_refs")
+
+
+def test_consistency_at_another_width_with_a_pyramid_runs_end_to_end(mano_root, tmp_path, base_checkpoint, caplog):
+    """The network sees 32-wide frames, the loss is computed on 48-wide copies averaged with a 24-wide level; the
+    pair figure shows the loss's frames; max_gap 0 keeps only the toy items paired with themselves, and says so."""
+    caplog.set_level("INFO", logger="trainmeshwarp")
+    out = run(_argv(mano_root, tmp_path / "wide", 2, f"--resume {base_checkpoint} --eval_freq -1 --consist_width 48 "
+                                                     "--consist_scales 1 2 --consist_params lateral --epoch_display_freq 2"))
+    assert out["consist"][-1]["warp_loss"] > 0
+    assert sorted(p.name for p in (tmp_path / "wide" / "images").glob("consist_*_pair.png"))
+    assert "toy consist pairs (no bound): 4 of 4 items kept" in caplog.text
+    with pytest.raises(Exception, match="fewer than one batch"):
+        run(_argv(mano_root, tmp_path / "gap", 2, f"--resume {base_checkpoint} --eval_freq -1 --consist_max_gap 0 "
+                                                  "--toy_size 3"))
