@@ -67,7 +67,10 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--encoder_arch", default="resnet18", choices=["resnet18", "resnet34", "resnet50", "tiny"],
                        help="torchvision ResNet; 'tiny' is a 3-layer conv net for tests and smoke runs")
     group.add_argument("--pretrained", default=None,
-                       help="local torchvision ImageNet weights for the encoder (none: random init)")
+                       help="the encoder's initial weights: 'imagenet' (default, as the original: torchvision's "
+                            "ImageNet weights, downloaded once into torch's hub cache), 'none' (random), or the path "
+                            "of a local torchvision state dict; the 'tiny' test encoder is always random; with "
+                            "--resume the weights come from the checkpoint")
     group.add_argument("--mano_ncomps", type=positive_int, default=15, help="MANO PCA pose coefficients")
     group.add_argument("--skeleton_regressor", default=None,
                        help="(21, V) vertex-to-FPHAB-skeleton regressor file (.npy/.npz/.pkl 'adaptor'); "

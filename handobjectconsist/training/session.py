@@ -22,7 +22,7 @@ from handobjectconsist.entry import run_main, user_error_message
 from handobjectconsist.errors import Interrupted
 from handobjectconsist.interrupts import deferred_interrupts
 from handobjectconsist.models import LOSS_LAMBDA_DEFAULTS, MODEL_OPTION_KEYS, MeshRegNet, predicts_shape
-from handobjectconsist.models.encoder import TINY_ARCH
+from handobjectconsist.models.encoder import IMAGENET_WEIGHTS, RANDOM_WEIGHTS, TINY_ARCH
 from handobjectconsist.training.checkpoints import (CheckpointError, atomic_copy, load_model_state,
                                                    save_training_checkpoint)
 from handobjectconsist.training.distributed import DistContext, barrier, cleanup, init_distributed
@@ -173,15 +173,28 @@ def freeze_batchnorm_momentum(model: torch.nn.Module) -> None:
             module.momentum = 0.0
 
 
+def resolve_pretrained(args, checkpoint: Optional[Dict], logger: logging.Logger) -> None:
+    """Set args.pretrained to the encoder's initial weights as opt.yaml records them: --pretrained, by default
+    'imagenet' ('none' for the tiny test encoder); when resuming, the checkpoint's own record (the weights come
+    from the checkpoint; a --pretrained given anyway is said to have no effect)."""
+    if checkpoint is not None:
+        if args.pretrained is not None:
+            logger.warning("--pretrained has no effect with --resume: the encoder's weights come from %s",
+                           checkpoint.get("path"))
+        args.pretrained = checkpoint.get("opts", {}).get("pretrained")
+    elif args.pretrained is None:
+        args.pretrained = RANDOM_WEIGHTS if args.encoder_arch == TINY_ARCH else IMAGENET_WEIGHTS
+
+
 def build_meshregnet(args, opts: Dict, checkpoint: Optional[Dict], logger: logging.Logger) -> MeshRegNet:
     """MeshRegNet from the model options `opts`; with a checkpoint its weights are loaded (strictly), otherwise the
-    encoder starts from --pretrained. --freeze_batchnorm applies in both cases."""
+    encoder starts from --pretrained (resolved by resolve_pretrained). --freeze_batchnorm applies in both cases."""
     model = MeshRegNet.from_options(opts, pretrained=None if checkpoint else args.pretrained)
     if checkpoint is not None:
         load_model_state(model, checkpoint)
         logger.info("resumed model from %s (epoch %d)", checkpoint["path"], checkpoint["epoch"])
-    elif not args.pretrained and opts["encoder_arch"] != TINY_ARCH:
-        logger.warning("encoder %s: no --pretrained file given, starting from RANDOM weights", opts["encoder_arch"])
+    elif args.pretrained == RANDOM_WEIGHTS and opts["encoder_arch"] != TINY_ARCH:
+        logger.warning("encoder %s: --pretrained none, starting from RANDOM weights", opts["encoder_arch"])
     if args.freeze_batchnorm:
         freeze_batchnorm_momentum(model)
     return model

@@ -20,7 +20,8 @@ from handobjectconsist.training.monitor import Monitor
 from handobjectconsist.training.options import UNUSED_TRAINING_FLAGS, experiment_name, trainmeshreg_parser
 from handobjectconsist.training.session import (EpochLoop, build_meshregnet, build_optimizer, build_scheduler,
                                                 distributed_model, exit_code, experiment_folder, loader_generator,
-                                                model_options, restore_optimizer, run_in_context, validate)
+                                                model_options, resolve_pretrained, restore_optimizer, run_in_context,
+                                                validate)
 from handobjectconsist.training.steps import SingleFrameStep
 from libyana.seeding import set_all_seeds
 
@@ -50,6 +51,7 @@ def _run(args, context) -> Dict:
         raise UsageError("--evaluate needs --resume <checkpoint.pth> (the model to evaluate)")
     set_all_seeds(args.manual_seed)
     checkpoint = load_checkpoint(args.resume) if args.resume else None
+    resolve_pretrained(args, checkpoint, LOGGER)
     if checkpoint is None and args.skeleton_regressor is None:
         found = default_skeleton_regressor(args)
         if found is not None:

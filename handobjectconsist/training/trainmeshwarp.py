@@ -41,7 +41,7 @@ from handobjectconsist.training.options import (UNUSED_TRAINING_FLAGS, UNUSED_WA
                                                 trainmeshwarp_parser)
 from handobjectconsist.training.session import (EpochLoop, build_meshregnet, build_optimizer, build_scheduler,
                                                 distributed_model, exit_code, experiment_folder, loader_generator,
-                                                model_options, restore_optimizer, run_in_context)
+                                                model_options, resolve_pretrained, restore_optimizer, run_in_context)
 from handobjectconsist.training.steps import ConsistencyStep
 from libyana.seeding import set_all_seeds
 
@@ -103,6 +103,7 @@ def _run(args, context) -> Dict:
     device = context.device
     set_all_seeds(args.manual_seed)
     checkpoint = load_checkpoint(args.resume) if args.resume else None
+    resolve_pretrained(args, checkpoint, LOGGER)
     from_warp = checkpoint is not None and "warp_state" in checkpoint
     check_same_fraction(args, checkpoint)
     opts = {**model_options(args, checkpoint, LOGGER), "command": "trainmeshwarp"}

@@ -41,7 +41,7 @@ def test_unavailable_original_datasets_are_rejected_while_parsing(name, capsys):
 
 
 def _resnet_options(mano_root):
-    args = trainmeshreg_parser().parse_args(f"--mano_root {mano_root} --encoder_arch resnet18".split())
+    args = trainmeshreg_parser().parse_args(f"--mano_root {mano_root} --encoder_arch resnet18 --pretrained none".split())
     return args, dict(vars(args))
 
 
