@@ -1,4 +1,6 @@
-"""First-Person Hand Action Benchmark (FPHAB) reader for the real on-disk layout (docs/differences-from-upstream.md, K4).
+"""First-Person Hand Action Benchmark (FPHAB) reader for the real on-disk layout.
+
+See docs/differences-from-upstream.md, K4.
 
     <data_root>/Video_files_480/Subject_k/<action>/<seq>/color/color_{frame:04d}.jpeg   (or Video_files, 1920x1080)
     <data_root>/Hand_pose_annotation_v1/Subject_k/<action>/<seq>/skeleton.txt

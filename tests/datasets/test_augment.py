@@ -4,8 +4,15 @@ import numpy as np
 import torch
 from kornia.geometry.transform import warp_affine
 
-from handobjectconsist.datasets.augment import (ColorAugm, SpaceAugm, affine_matrix, apply_color,
-                                                integer_shift_image, sample_space_augm, warp_image)
+from handobjectconsist.datasets.augment import (
+    ColorAugm,
+    SpaceAugm,
+    affine_matrix,
+    apply_color,
+    integer_shift_image,
+    sample_space_augm,
+    warp_image,
+)
 
 
 def test_no_jitter_is_identity_and_integer_shift_matches_grid_sample():

@@ -10,9 +10,13 @@ from handobjectconsist.entry import unused_flag_lines
 from handobjectconsist.models import MeshRegNet
 from handobjectconsist.models.trained import load_trained_model
 from handobjectconsist.training.checkpoints import save_training_checkpoint
-from handobjectconsist.training.options import UNUSED_TRAINING_FLAGS, trainmeshreg_parser
+from handobjectconsist.training.options import (
+    UNUSED_TRAINING_FLAGS,
+    UNUSED_WARP_FLAGS,
+    trainmeshreg_parser,
+    trainmeshwarp_parser,
+)
 from handobjectconsist.training.session import build_meshregnet
-from handobjectconsist.training.options import UNUSED_WARP_FLAGS, trainmeshwarp_parser
 
 
 def test_defaults_print_nothing_and_each_given_flag_one_line():
