@@ -150,3 +150,10 @@ def test_make_targets_exist():
     assert {"demo", "test", "lint", "help"} <= {target for _, target in named}
     missing = [(doc, target) for doc, target in named if target not in defined]
     assert not missing, f"make targets named in the docs but not in the Makefile: {missing}"
+
+
+def test_no_internal_work_item_numbers():
+    """Users cannot look up the project's internal work items; the docs say what was done, not under which number."""
+    for doc in DOCS:
+        found = re.findall(r"\b[Ii]ssues? ?#?\d+|\bissue-\d+", _text(doc))
+        assert not found, f"{doc.relative_to(ROOT)} names internal work items: {found}"
