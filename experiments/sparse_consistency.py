@@ -107,7 +107,8 @@ def write_outputs(records, out: Path, command: str, settings, lambdas) -> None:
     if len(lambdas) > 1:
         plot_lambda_grid(summaries, lambdas, [(key, label.split(" (")[0]) for key, label in EVALUATION_SETS],
                          out / "plot_lambda.png",
-                         title=f"synthetic FPHAB, lambda_consist grid: consistency vs control (paired per seed), step 1 "
+                         title="synthetic FPHAB, lambda_consist grid: consistency vs control (paired per seed), "
+                               f"step 1 "
                                f"{settings.step1_epochs} + step 2 {settings.step2_epochs} epochs, width "
                                f"{settings.input_width}{step2_flags}")
     chosen = [r for r in records if r["method"] != "consist" or r.get("lambda_consist") == lambdas[0]]

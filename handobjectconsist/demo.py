@@ -238,9 +238,9 @@ def evaluate(checkpoint: Path, data_root: Path, mano_root: Path, input_width: in
     from torch.utils.data import DataLoader
 
     from handobjectconsist.datasets.collate import collate_samples
+    from handobjectconsist.training.checkpoints import load_trained_model
     from handobjectconsist.training.epochpass import epoch_pass
     from handobjectconsist.training.steps import SingleFrameStep
-    from handobjectconsist.training.checkpoints import load_trained_model
     from handobjectconsist.visualize.figures import build_eval_dataset
 
     loaded = load_trained_model(checkpoint, mano_root, device)

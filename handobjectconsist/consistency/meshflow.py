@@ -1,4 +1,6 @@
-"""Optical flow between two frames rendered from a pair of meshes with the same topology (docs/differences-from-upstream.md, D2-D3).
+"""Optical flow between two frames rendered from a pair of meshes with the same topology.
+
+See docs/differences-from-upstream.md, D2-D3.
 
 Every vertex is projected in both frames (``libyana.camutils.project_points``). The per-vertex displacement is
 interpolated over the pixels each mesh covers, with the rasteriser's perspective-correct barycentric weights:

@@ -11,10 +11,10 @@ Parameters are held in degrees (rotations) and millimetres (translations) so tha
 most about ``lr`` of its unit; the learning rate decays with a cosine from ``lr`` to ``lr / 10``.
 """
 
+import math
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
-import math
 import torch
 
 from handobjectconsist.consistency.meshflow import mesh_pair_flow

@@ -94,7 +94,8 @@ class MeshRegNet(nn.Module):
         super().__init__()
         unknown = set(loss_lambdas) - set(LOSS_LAMBDA_DEFAULTS)
         if unknown:
-            raise TypeError(f"unknown loss weights {sorted(unknown)}; expected names from {sorted(LOSS_LAMBDA_DEFAULTS)}")
+            raise TypeError(f"unknown loss weights {sorted(unknown)}; "
+                            f"expected names from {sorted(LOSS_LAMBDA_DEFAULTS)}")
         self.lambdas = {**LOSS_LAMBDA_DEFAULTS, **{k: float(v) for k, v in loss_lambdas.items()}}
         self.center_idx = center_idx
         self.trans_factor = obj_trans_factor

@@ -1,4 +1,6 @@
-"""WarpRegNet: MeshRegNet fine-tuned with photometric consistency over time (docs/differences-from-upstream.md, K6 and D7).
+"""WarpRegNet: MeshRegNet fine-tuned with photometric consistency over time.
+
+See docs/differences-from-upstream.md, K6 and D7.
 
 A "consist" item pairs a query frame (usually unannotated) with annotated reference frame(s) of the same sequence.
 The query's PREDICTED hand + object mesh and the reference's mesh (GT with ``gt_refs``, else the network's detached
@@ -9,7 +11,8 @@ samples of the query image -> flow values -> the query's predicted camera-space 
 into the reference frames, the images, the masks or the rasterised visibility.
 
 Loss weights (K6), with ``consist_step`` = number of consist batches seen so far:
-    lambda_c = min(lambda_consist * consist_step / progressive_steps, lambda_consist);  lambda_d = lambda_data - lambda_c
+    lambda_c = min(lambda_consist * consist_step / progressive_steps, lambda_consist)
+    lambda_d = lambda_data - lambda_c
     data batch:    lambda_d * MeshRegNet total loss
     consist batch: lambda_d * query prior terms (mano_reg_loss: shape + pose regularisers) + lambda_c * warp loss
 ``consist_step`` is a persistent buffer, so it is saved in ``state_dict()`` and checkpointed (upstream restarted the

@@ -1,8 +1,8 @@
 """Command-line flags of trainmeshreg.py and trainmeshwarp.py, with upstream names/defaults, and their run folder names.
 
-Upstream flags keep their names and defaults (docs/differences-from-upstream.md, K1; unused ones: D14). Additions: --data_root, --mano_root, --device,
---input_width, --pretrained, --encoder_arch, --mano_ncomps, --skeleton_regressor, --checkpoint_root, --exp_dir,
---train_batchnorm, --toy_size.
+Upstream flags keep their names and defaults (docs/differences-from-upstream.md, K1; unused ones: D14).
+Additions: --data_root, --mano_root, --device, --input_width, --pretrained, --encoder_arch, --mano_ncomps,
+--skeleton_regressor, --checkpoint_root, --exp_dir, --train_batchnorm, --toy_size.
 """
 
 import argparse

@@ -23,8 +23,12 @@ from handobjectconsist.errors import Interrupted
 from handobjectconsist.interrupts import deferred_interrupts
 from handobjectconsist.models import LOSS_LAMBDA_DEFAULTS, MODEL_OPTION_KEYS, MeshRegNet, predicts_shape
 from handobjectconsist.models.encoder import IMAGENET_WEIGHTS, RANDOM_WEIGHTS, TINY_ARCH
-from handobjectconsist.training.checkpoints import (CheckpointError, atomic_copy, load_model_state,
-                                                   save_training_checkpoint)
+from handobjectconsist.training.checkpoints import (
+    CheckpointError,
+    atomic_copy,
+    load_model_state,
+    save_training_checkpoint,
+)
 from handobjectconsist.training.distributed import DistContext, barrier, cleanup, init_distributed
 from handobjectconsist.training.epochpass import NonFiniteLossError, epoch_pass
 from handobjectconsist.training.monitor import Monitor

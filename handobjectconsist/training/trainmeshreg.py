@@ -18,10 +18,21 @@ from handobjectconsist.training.data import build_train_loader, build_val_loader
 from handobjectconsist.training.epochpass import epoch_pass
 from handobjectconsist.training.monitor import Monitor
 from handobjectconsist.training.options import UNUSED_TRAINING_FLAGS, experiment_name, trainmeshreg_parser
-from handobjectconsist.training.session import (EpochLoop, build_meshregnet, build_optimizer, build_scheduler,
-                                                distributed_model, exit_code, experiment_folder, loader_generator,
-                                                model_options, resolve_pretrained, restore_optimizer, run_in_context,
-                                                validate)
+from handobjectconsist.training.session import (
+    EpochLoop,
+    build_meshregnet,
+    build_optimizer,
+    build_scheduler,
+    distributed_model,
+    exit_code,
+    experiment_folder,
+    loader_generator,
+    model_options,
+    resolve_pretrained,
+    restore_optimizer,
+    run_in_context,
+    validate,
+)
 from handobjectconsist.training.steps import SingleFrameStep
 from libyana.seeding import set_all_seeds
 

@@ -37,11 +37,26 @@ from handobjectconsist.training.data import build_pair_loader, build_train_loade
 from handobjectconsist.training.distributed import DistContext
 from handobjectconsist.training.epochpass import epoch_pass
 from handobjectconsist.training.monitor import Monitor
-from handobjectconsist.training.options import (UNUSED_TRAINING_FLAGS, UNUSED_WARP_FLAGS, experiment_name,
-                                                trainmeshwarp_parser)
-from handobjectconsist.training.session import (EpochLoop, build_meshregnet, build_optimizer, build_scheduler,
-                                                distributed_model, exit_code, experiment_folder, loader_generator,
-                                                model_options, resolve_pretrained, restore_optimizer, run_in_context)
+from handobjectconsist.training.options import (
+    UNUSED_TRAINING_FLAGS,
+    UNUSED_WARP_FLAGS,
+    experiment_name,
+    trainmeshwarp_parser,
+)
+from handobjectconsist.training.session import (
+    EpochLoop,
+    build_meshregnet,
+    build_optimizer,
+    build_scheduler,
+    distributed_model,
+    exit_code,
+    experiment_folder,
+    loader_generator,
+    model_options,
+    resolve_pretrained,
+    restore_optimizer,
+    run_in_context,
+)
 from handobjectconsist.training.steps import ConsistencyStep
 from libyana.seeding import set_all_seeds
 

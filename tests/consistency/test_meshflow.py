@@ -1,10 +1,10 @@
 """mesh_pair_flow against analytic rigid motions of planes, occluders, ignored faces and gradients."""
 
 import torch
-from tests.consistency.consistency_scenes import grid_plane, intrinsics, pixel_rays, project, rotation
 
 from handobjectconsist.consistency.meshflow import mesh_pair_flow
 from libyana.meshutils import concat_meshes
+from tests.consistency.consistency_scenes import grid_plane, intrinsics, pixel_rays, project, rotation
 
 HEIGHT, WIDTH = 72, 96
 FOCAL, CU, CV = 80.0, 47.3, 35.6

@@ -3,13 +3,13 @@
 import math
 
 import torch
-from tests.consistency.consistency_scenes import grid_plane, intrinsics, rotation
 
 from handobjectconsist.consistency.meshflow import MeshPairFlow, mesh_pair_flow
 from handobjectconsist.consistency.pairloss import pair_photometric_loss
 from handobjectconsist.consistency.warping import pixel_grid
 from handobjectconsist.render import interpolate_attributes, rasterize
 from libyana.camutils import project_points
+from tests.consistency.consistency_scenes import grid_plane, intrinsics, rotation
 
 HEIGHT, WIDTH = 72, 96
 K_CPU = intrinsics(80.0, 47.5, 35.5, dtype=torch.float32)

@@ -10,7 +10,6 @@ from handobjectconsist.render import rasterize
 from handobjectconsist.render.rasterize import count_candidates
 
 
-
 def intrinsics(fx, fy, cx, cy, dtype=torch.float64):
     return torch.tensor([[[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]]], dtype=dtype)
 
