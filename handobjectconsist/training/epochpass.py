@@ -1,14 +1,16 @@
-"""One pass over batches, the same for every trainer: interrupt check, forward of each part of a step, non-finite
-check, backward, ONE optimizer step per step (train), loss meters, evaluator, sample figures.
+"""One pass over batches, the same for every trainer: interrupt check, forward and backward of each part of a step,
+ONE host synchronisation for all loss values of the step, non-finite check, ONE optimizer step per step (train),
+loss meters, evaluator, sample figures.
 
 What a step is comes from a pluggable step object (handobjectconsist.training.steps): trainmeshreg's and the
 validation's step is one single-frame batch; trainmeshwarp's is a data batch and a consist batch whose gradients
 are accumulated by two backward calls before the step.
 """
 
+import math
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Dict, Iterable, Optional
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
@@ -43,6 +45,32 @@ def reduce_averages(meters: AverageMeters, context: DistContext, device: torch.d
                         dtype=torch.float64, device=device).reshape(-1, 2)
     dist.all_reduce(sums)
     return {n: float(s / c) for n, (s, c) in zip(names, sums.tolist()) if c > 0}
+
+
+def _step_values(parts: List[Tuple[torch.Tensor, Dict]]) -> List[Tuple[float, Dict[str, float]]]:
+    """[(loss, {name: tensor | float | None})] of the parts of a step -> [(loss value, {name: value})], the
+    tensors (means of) copied to the host together: one synchronisation with the device instead of one per value.
+    None values are dropped; float values pass unchanged."""
+    tensors, slots = [], []
+    for loss, losses in parts:
+        slots.append(len(tensors))
+        tensors.append(loss.reshape(()))
+        for name, value in losses.items():
+            if isinstance(value, torch.Tensor):
+                tensors.append(value.detach().mean())
+    # float64 holds every float32/bfloat16 value exactly, so the numbers equal each tensor's own .item().
+    host = torch.stack([t.to(torch.float64) for t in tensors]).tolist() if tensors else []
+    out = []
+    for (loss, losses), slot in zip(parts, slots):
+        position, values = slot + 1, {}
+        for name, value in losses.items():
+            if isinstance(value, torch.Tensor):
+                values[name] = host[position]
+                position += 1
+            elif value is not None:
+                values[name] = float(value)
+        out.append((host[slot], values))
+    return out
 
 
 def epoch_pass(
@@ -87,7 +115,7 @@ def epoch_pass(
         check_interrupt()
         if train:
             optimizer.zero_grad(set_to_none=True)
-        summed = 0.0
+        done = []
         for part in step.parts(batch, device):
             # Under DDP the gradients are all-reduced once per step: at the backward of the last part.
             last = part.kind == step.kinds[-1]
@@ -100,21 +128,34 @@ def epoch_pass(
             with grad_context:
                 loss, results, losses, extras = step.forward(model, part)
                 if train:
-                    if not all_finite(loss.detach(), context):
-                        raise NonFiniteLossError(
-                            f"non-finite {part.kind} loss ({loss.item()}) at epoch {epoch}, batch {batch_idx}; "
-                            f"stopping. The last checkpoint (previous epoch) is intact and can be resumed.")
                     loss.backward()
-            summed += loss.item()
+            done.append((part, loss.detach(), results, losses, extras))
+        # One host synchronisation per step: every loss value of every part comes back in one copy.
+        values = _step_values([(loss, losses) for _, loss, _, losses, _ in done])
+        if train:
+            # Checked after backward (which only fills .grad) and before optimizer.step, so a non-finite loss still
+            # leaves the weights untouched; all ranks stop together.
+            bad = next((i for i, (loss_value, _) in enumerate(values) if not math.isfinite(loss_value)), None)
+            if context.distributed:
+                ok = all_finite(torch.tensor(0.0 if bad is not None else 1.0, device=device), context)
+            else:
+                ok = bad is None
+            if not ok:
+                kind, value = (done[bad][0].kind, values[bad][0]) if bad is not None else ("(another process')", "")
+                raise NonFiniteLossError(
+                    f"non-finite {kind} loss ({value}) at epoch {epoch}, batch {batch_idx}; "
+                    f"stopping. The last checkpoint (previous epoch) is intact and can be resumed.")
+        summed = 0.0
+        for (part, _, results, _, extras), (loss_value, loss_values) in zip(done, values):
+            summed += loss_value
             batch_size = part.query[K.IMAGE].shape[0]
-            for name, value in losses.items():
-                if value is not None:
-                    value = value.detach().mean().item() if isinstance(value, torch.Tensor) else float(value)
-                    meters[part.kind].add_loss_value(name, value, n=batch_size)
+            for name, value in loss_values.items():
+                meters[part.kind].add_loss_value(name, value, n=batch_size)
             evaluators[part.kind].feed(part.query, results)
             if figure_dir is not None and display_freq > 0 and batch_idx % display_freq == 0 and context.is_main:
                 step.save_figure(part, results, extras, Path(figure_dir) / f"{part.kind}_epoch{epoch:04d}_batch"
                                                                          f"{batch_idx:06d}", epoch, batch_idx)
+        del done
         if step.records_step_loss:
             meters[step.kinds[0]].add_loss_value("step_loss", summed, n=1)
         if train:

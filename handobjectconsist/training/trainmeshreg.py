@@ -18,9 +18,10 @@ from handobjectconsist.training.data import build_train_loader, build_val_loader
 from handobjectconsist.training.epochpass import epoch_pass
 from handobjectconsist.training.monitor import Monitor
 from handobjectconsist.training.options import UNUSED_TRAINING_FLAGS, experiment_name, trainmeshreg_parser
-from handobjectconsist.training.session import (EpochLoop, build_meshregnet, build_optimizer, build_scheduler,
-                                                distributed_model, exit_code, experiment_folder, loader_generator,
-                                                model_options, restore_optimizer, run_in_context, validate)
+from handobjectconsist.training.session import (EpochLoop, apply_speed_flags, build_meshregnet, build_optimizer,
+                                                build_scheduler, distributed_model, exit_code, experiment_folder,
+                                                loader_generator, model_options, restore_optimizer, run_in_context,
+                                                validate)
 from handobjectconsist.training.steps import SingleFrameStep
 from libyana.seeding import set_all_seeds
 
@@ -60,6 +61,7 @@ def _run(args, context) -> Dict:
     opts = model_options(args, checkpoint, LOGGER)
     exp_dir = resolve_exp_dir(args, checkpoint)
     model = build_meshregnet(args, opts, checkpoint, LOGGER).to(device)
+    apply_speed_flags(args, model, device, LOGGER)
     optimizer = build_optimizer(args, model)
     scheduler = build_scheduler(args, optimizer)
     start_epoch = 0
