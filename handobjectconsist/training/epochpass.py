@@ -8,6 +8,7 @@ are accumulated by two backward calls before the step.
 """
 
 import math
+import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
@@ -100,8 +101,9 @@ def epoch_pass(
         figure_dir: where sample figures go (None: no figures); one per part every display_freq steps.
         total: number of steps, for the progress bar when batches has no len().
     Returns:
-        {kind: {"losses": {name: average over processes}, "evaluator": HandObjectEvaluator (this process' samples)}}
-        for each kind of step.kinds; the first kind also averages "step_loss" when step.records_step_loss.
+        {kind: {"losses": {name: average over processes}, "evaluator": HandObjectEvaluator (this process' samples),
+        "timing": {"steps", "samples", "seconds", "loader_wait_s"} (wall clock of the whole pass; the same for every
+        kind)}} for each kind of step.kinds; the first kind also averages "step_loss" when step.records_step_loss.
     Raises:
         NonFiniteLossError naming the epoch, batch and kind when a loss is NaN/inf during training.
     """
@@ -111,7 +113,10 @@ def epoch_pass(
     evaluators = {kind: HandObjectEvaluator(center_idx=center_idx) for kind in step.kinds}
     bar = tqdm(batches, total=total, desc=f"{step.label} epoch {epoch}", leave=False,
                disable=not (progress and context.is_main))
+    wait, step_count, samples, started = 0.0, 0, 0, time.perf_counter()
+    ready = started
     for batch_idx, batch in enumerate(bar):
+        wait += time.perf_counter() - ready  # time this step waited for its batch (data loading)
         check_interrupt()
         if train:
             optimizer.zero_grad(set_to_none=True)
@@ -155,11 +160,28 @@ def epoch_pass(
             if figure_dir is not None and display_freq > 0 and batch_idx % display_freq == 0 and context.is_main:
                 step.save_figure(part, results, extras, Path(figure_dir) / f"{part.kind}_epoch{epoch:04d}_batch"
                                                                          f"{batch_idx:06d}", epoch, batch_idx)
+        done_samples = sum(part.query[K.IMAGE].shape[0] for part, *_ in done)
         del done
         if step.records_step_loss:
             meters[step.kinds[0]].add_loss_value("step_loss", summed, n=1)
         if train:
             optimizer.step()
         bar.set_postfix(loss=f"{summed:.4g}")
-    return {kind: {"losses": reduce_averages(meters[kind], context, device), "evaluator": evaluators[kind]}
-            for kind in step.kinds}
+        step_count += 1
+        samples += done_samples
+        ready = time.perf_counter()
+    timing = {"steps": step_count, "samples": samples, "seconds": time.perf_counter() - started, "loader_wait_s": wait}
+    return {kind: {"losses": reduce_averages(meters[kind], context, device), "evaluator": evaluators[kind],
+                   "timing": timing} for kind in step.kinds}
+
+
+def timing_line(label: str, epoch: int, timing: Dict, device: torch.device) -> str:
+    """One log line of an epoch's speed: steps, ms per step, samples per second (frames of every part), the share of
+    the time spent waiting for the data loader, and on CUDA the peak GPU memory (parsed by benchmarks/gpu_check.sh)."""
+    seconds = max(timing["seconds"], 1e-9)
+    line = (f"timing {label} epoch {epoch}: steps={timing['steps']} "
+            f"ms_per_step={1000 * seconds / max(timing['steps'], 1):.2f} "
+            f"samples_per_s={timing['samples'] / seconds:.2f} loader_wait_share={timing['loader_wait_s'] / seconds:.4f}")
+    if device.type == "cuda":
+        line += f" gpu_peak_mib={torch.cuda.max_memory_allocated(device) / 2**20:.1f}"
+    return line

@@ -15,7 +15,7 @@ from handobjectconsist.entry import warn_unused_flags
 from handobjectconsist.errors import UsageError
 from handobjectconsist.training.checkpoints import load_checkpoint, restore_rng_states
 from handobjectconsist.training.data import build_train_loader, build_val_loader, default_skeleton_regressor
-from handobjectconsist.training.epochpass import epoch_pass
+from handobjectconsist.training.epochpass import epoch_pass, timing_line
 from handobjectconsist.training.monitor import Monitor
 from handobjectconsist.training.options import UNUSED_TRAINING_FLAGS, experiment_name, trainmeshreg_parser
 from handobjectconsist.training.session import (EpochLoop, apply_speed_flags, build_meshregnet, build_optimizer,
@@ -94,6 +94,7 @@ def _run(args, context) -> Dict:
                                  train_batchnorm=args.train_batchnorm,
                                  figure_dir=exp_dir / "images" if show else None, display_freq=args.display_freq,
                                  center_idx=args.center_idx)["train"]
+                LOGGER.info("%s", timing_line("train", epoch, out["timing"], device))
                 train_metrics = {**out["losses"], **out["evaluator"].summary(),
                                  "lr": optimizer.param_groups[0]["lr"]}
                 monitor.log_epoch("train", epoch, train_metrics)

@@ -35,7 +35,7 @@ from handobjectconsist.models.warpreg import WarpRegNet
 from handobjectconsist.training.checkpoints import load_checkpoint, restore_rng_states
 from handobjectconsist.training.data import build_pair_loader, build_train_loader, build_val_loader, split_workers
 from handobjectconsist.training.distributed import DistContext
-from handobjectconsist.training.epochpass import epoch_pass
+from handobjectconsist.training.epochpass import epoch_pass, timing_line
 from handobjectconsist.training.monitor import Monitor
 from handobjectconsist.training.options import (UNUSED_TRAINING_FLAGS, UNUSED_WARP_FLAGS, experiment_name,
                                                 trainmeshwarp_parser)
@@ -146,6 +146,7 @@ def _run(args, context) -> Dict:
                                  context=context, train_batchnorm=args.train_batchnorm,
                                  figure_dir=exp_dir / "images" if show else None, display_freq=args.display_freq,
                                  center_idx=args.center_idx, total=steps)
+                LOGGER.info("%s", timing_line("warp", epoch, out["train"]["timing"], device))
                 monitor.log_epoch("train", epoch, {**out["train"]["losses"], **out["train"]["evaluator"].summary(),
                                                    "lr": optimizer.param_groups[0]["lr"]})
                 monitor.log_epoch("consist", epoch, {**out["consist"]["losses"],
