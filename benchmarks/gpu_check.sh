@@ -101,7 +101,8 @@ stage bench_train_step 60 "$PY" benchmarks/bench_train_step.py --device "$DEVICE
   --input_width "$WIDTH" --iters "$BENCH_ITERS" --warmup 1 --encoder_arch "$ARCH" --out "$OUT/bench_train_step.json"
 
 # 4. synthetic FPHAB set (480x270 frames) and MANO, as the demo makes them.
-DATA="$OUT/data"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/gpu_check.XXXXXX")"  # data and runs: not under OUT (few files come back)
+DATA="$WORK/data"
 stage synth_mano 60 "$PY" -m handobjectconsist.synth mano --out "$DATA/mano"
 stage synth_fphab 120 "$PY" -m handobjectconsist.synth fphab --out "$DATA/fhbhands" --preset demo \
   --subjects "$SUBJECTS" --frames "$FRAMES" --supersample 1 --workers "$(nproc)" --mano_root "$DATA/mano"
@@ -116,14 +117,16 @@ COMMON=(--data_root "$DATA" --mano_root "$DATA/mano" --train_datasets fhbhands -
         --eval_freq -1 --epoch_display_freq 0 --display_freq 0 --snapshot 0 --freeze_batchnorm "${PRETRAINED[@]}")
 for amp in "" "--amp"; do
   tag=$([ -n "$amp" ] && echo amp || echo fp32)
-  stage "trainmeshreg_$tag" "$TRAIN_S" "$PY" trainmeshreg.py "${COMMON[@]}" $amp --exp_dir "$OUT/runs/reg_$tag"
+  stage "trainmeshreg_$tag" "$TRAIN_S" "$PY" trainmeshreg.py "${COMMON[@]}" $amp --exp_dir "$WORK/runs/reg_$tag"
   stage "trainmeshwarp_$tag" "$TRAIN_S" "$PY" trainmeshwarp.py "${COMMON[@]}" $amp --fraction 0.25 \
-    --consist_dataset fhbhands --exp_dir "$OUT/runs/warp_$tag"
+    --consist_dataset fhbhands --exp_dir "$WORK/runs/warp_$tag"
 done
 
 cp benchmarks/results/bench_render.json benchmarks/results/bench_consist_step.json \
   benchmarks/results/bench_dataloader.json "$OUT/" 2>/dev/null
 cp "$KEEP"/*.json benchmarks/results/ 2>/dev/null
+rm -rf "$KEEP"
 
 # 6. summary.json + summary.md
 "$PY" benchmarks/gpu_check_summary.py --out "$OUT" --device "$DEVICE" $([ "$DRY" = 1 ] && echo --dry-run)
+tar -czf "$OUT/logs.tar.gz" -C "$OUT" logs stages.tsv && rm -rf "$WORK"

@@ -3,7 +3,10 @@
 Process setup and teardown, the command-line exit code, (re)building MeshRegNet from flags or a checkpoint, the
 optimizer state of a resumed run, the validation pass, and the epoch loop around each trainer's training pass:
 sampler epochs, then after the pass the LR step, validation when due, the checkpoint (which holds the random states
-at that point, so a resumed run continues exactly like an uninterrupted one) and a barrier.
+at that point, so a resumed run continues exactly like an uninterrupted one ON CPU; on CUDA the backward of
+grid_sample and index_put and cuDNN's algorithm choice are not deterministic, and with loader workers the persistent
+workers' random streams are not checkpointed, so a resumed CUDA run continues statistically, not bit for bit) and a
+barrier.
 """
 
 import argparse
