@@ -3,7 +3,10 @@
 Process setup and teardown, the command-line exit code, (re)building MeshRegNet from flags or a checkpoint, the
 optimizer state of a resumed run, the validation pass, and the epoch loop around each trainer's training pass:
 sampler epochs, then after the pass the LR step, validation when due, the checkpoint (which holds the random states
-at that point, so a resumed run continues exactly like an uninterrupted one) and a barrier.
+at that point, so a resumed run continues exactly like an uninterrupted one ON CPU; on CUDA the backward of
+grid_sample and index_put and cuDNN's algorithm choice are not deterministic, and with loader workers the persistent
+workers' random streams are not checkpointed, so a resumed CUDA run continues statistically, not bit for bit) and a
+barrier.
 """
 
 import argparse
@@ -29,6 +32,7 @@ from handobjectconsist.training.checkpoints import (
     load_model_state,
     save_training_checkpoint,
 )
+from handobjectconsist.training.data import resolve_workers
 from handobjectconsist.training.distributed import DistContext, barrier, cleanup, init_distributed
 from handobjectconsist.training.epochpass import NonFiniteLossError, epoch_pass
 from handobjectconsist.training.monitor import Monitor
@@ -47,6 +51,11 @@ def run_in_context(args: argparse.Namespace, body: Callable[[argparse.Namespace,
     context = init_distributed(args.device)
     logging.basicConfig(level=logging.INFO if context.is_main else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    resolve_workers(args, context.device)
+    if context.device.type == "cuda":
+        # Every batch of a run has the same shapes (fixed --input_width and --batch_size, drop_last in training),
+        # so cuDNN's per-shape algorithm search pays off after the first step.
+        torch.backends.cudnn.benchmark = True
     try:
         return body(args, context)
     finally:
@@ -202,6 +211,19 @@ def build_meshregnet(args, opts: Dict, checkpoint: Optional[Dict], logger: loggi
     if args.freeze_batchnorm:
         freeze_batchnorm_momentum(model)
     return model
+
+
+def apply_speed_flags(args, model: MeshRegNet, device: torch.device, logger: logging.Logger) -> None:
+    """--amp (bfloat16 autocast of the encoder) and --channels_last on CUDA; on CPU one warning line says that they
+    have no effect (CPU bfloat16 convolutions are slower than float32 on most CPUs)."""
+    wanted = [flag for flag in ("amp", "channels_last") if getattr(args, flag, False)]
+    if not wanted:
+        return
+    if device.type != "cuda":
+        logger.warning("%s: no effect on %s (CUDA only)", " and ".join(f"--{flag}" for flag in wanted), device)
+        return
+    model.set_encoder_precision(torch.bfloat16 if args.amp else None, channels_last=args.channels_last)
+    logger.info("encoder: %s", ", ".join(["bfloat16 autocast"] * args.amp + ["channels-last"] * args.channels_last))
 
 
 def restore_optimizer(args, checkpoint: Dict, optimizer: torch.optim.Optimizer, scheduler: Optional[object],

@@ -33,9 +33,9 @@ from handobjectconsist.entry import warn_unused_flags
 from handobjectconsist.errors import UsageError
 from handobjectconsist.models.warpreg import WarpRegNet
 from handobjectconsist.training.checkpoints import load_checkpoint, restore_rng_states
-from handobjectconsist.training.data import build_pair_loader, build_train_loader, build_val_loader
+from handobjectconsist.training.data import build_pair_loader, build_train_loader, build_val_loader, split_workers
 from handobjectconsist.training.distributed import DistContext
-from handobjectconsist.training.epochpass import epoch_pass
+from handobjectconsist.training.epochpass import epoch_pass, timing_line
 from handobjectconsist.training.monitor import Monitor
 from handobjectconsist.training.options import (
     UNUSED_TRAINING_FLAGS,
@@ -45,6 +45,7 @@ from handobjectconsist.training.options import (
 )
 from handobjectconsist.training.session import (
     EpochLoop,
+    apply_speed_flags,
     build_meshregnet,
     build_optimizer,
     build_scheduler,
@@ -65,14 +66,14 @@ LOGGER = logging.getLogger("trainmeshwarp")
 
 # ------------------------------------------------------------------------------------------------------ data
 def build_loaders(args, context: DistContext, generator: torch.Generator):
-    """(data loader, consist loader, val loader or None on non-main ranks or with --eval_freq -1); workers split
-    over the two train loaders, as upstream."""
+    """(data loader, consist loader, val loader or None on non-main ranks or with --eval_freq -1); --workers split
+    over the two train loaders (data.split_workers: never 0 from a positive count, unlike upstream's halving)."""
     if len(args.train_datasets) != 1 or len(args.train_splits) != 1:
         raise UsageError("trainmeshwarp uses one --train_datasets / --train_splits pair (got "
                          f"{args.train_datasets} / {args.train_splits})")
-    workers = args.workers // 2
-    data_loader = build_train_loader(args, context, generator, workers=workers)
-    consist_loader = build_pair_loader(args, context, generator, workers=workers)
+    data_workers, consist_workers = split_workers(args.workers)
+    data_loader = build_train_loader(args, context, generator, workers=data_workers)
+    consist_loader = build_pair_loader(args, context, generator, workers=consist_workers)
     val_loader = None
     if context.is_main and args.eval_freq != -1:
         val_loader = build_val_loader(args, context)
@@ -132,6 +133,7 @@ def _run(args, context) -> Dict:
         warp.load_state_dict({**{f"meshregnet.{k}": v for k, v in meshregnet.state_dict().items()},
                               **checkpoint["warp_state"]})
     warp.to(device)
+    apply_speed_flags(args, meshregnet, device, LOGGER)
     optimizer = build_optimizer(args, meshregnet)
     scheduler = build_scheduler(args, optimizer)
     start_epoch = 0
@@ -161,6 +163,7 @@ def _run(args, context) -> Dict:
                                  context=context, train_batchnorm=args.train_batchnorm,
                                  figure_dir=exp_dir / "images" if show else None, display_freq=args.display_freq,
                                  center_idx=args.center_idx, total=steps)
+                LOGGER.info("%s", timing_line("warp", epoch, out["train"]["timing"], device))
                 monitor.log_epoch("train", epoch, {**out["train"]["losses"], **out["train"]["evaluator"].summary(),
                                                    "lr": optimizer.param_groups[0]["lr"]})
                 monitor.log_epoch("consist", epoch, {**out["consist"]["losses"],
