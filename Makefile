@@ -1,4 +1,5 @@
 # One-command set-up. `make test` and `make demo` create or refresh .venv from requirements.txt, then run.
+# `make help` lists the targets.
 # The install is skipped when neither requirements.txt nor pyproject.toml changed (stamp keyed on their hash).
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -8,9 +9,12 @@ REQ_HASH := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 PYTEST_ARGS ?=
 
-.PHONY: test demo venv clean-venv
+.PHONY: help test lint demo venv clean-venv
 
-venv: $(STAMP)
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 20
+
+venv: $(STAMP)  ## create or refresh .venv from requirements.txt (skipped when up to date)
 
 $(STAMP): requirements.txt pyproject.toml
 	@echo "== installing pinned requirements into $(VENV) (requirements hash $(REQ_HASH))"
@@ -21,12 +25,15 @@ $(STAMP): requirements.txt pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
-test: $(STAMP)
+lint: $(STAMP)  ## ruff on the whole tree (rules in pyproject.toml); `.venv/bin/ruff check --fix .` fixes the safe ones
+	$(VENV)/bin/ruff check .
+
+test: lint  ## lint, then the whole test suite (PYTEST_ARGS="-k name" to select), with its wall time
 	@start=$$(date +%s); $(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
 	echo "== make test: $$(( $$(date +%s) - start )) s wall time (pytest exit status $$status)"; exit $$status
 
-demo: $(STAMP)
+demo: $(STAMP)  ## the whole pipeline on built-in synthetic data (checkpoints/demo)
 	$(PY) -m handobjectconsist.demo
 
-clean-venv:
+clean-venv:  ## remove .venv
 	rm -rf $(VENV)

@@ -1,4 +1,6 @@
-"""HO3D-v2 CodaLab submission from a trained checkpoint (as upstream's evalho3dv2.py; docs/differences-from-upstream.md, K7).
+"""HO3D-v2 CodaLab submission from a trained checkpoint.
+
+As upstream's evalho3dv2.py; docs/differences-from-upstream.md, K7.
 
     python evalho3dv2.py --resume <checkpoint.pth> --val_split test --json_folder jsonres/res \
         --data_root data --mano_root assets/mano
@@ -17,13 +19,12 @@ import shutil
 import sys
 from pathlib import Path
 
+from handobjectconsist.devices import resolve_device
 from handobjectconsist.entry import Parser, non_negative_int, positive_int, run_main, warn_unused_flags
 from handobjectconsist.errors import UsageError
 from handobjectconsist.evaluation.ho3d_inference import PAPER_SPLITS, ho3d_eval_loader, predict_submission
-from handobjectconsist.devices import resolve_device
 from handobjectconsist.models.trained import load_trained_model
 from libyana.seeding import set_all_seeds
-
 
 LOGGER = logging.getLogger("evalho3dv2")
 _TRAINING_ONLY = "a training flag; this command only predicts"

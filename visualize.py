@@ -1,4 +1,6 @@
-"""Qualitative comparison of trained models on a test split (as upstream's visualize.py; docs/differences-from-upstream.md, K7).
+"""Qualitative comparison of trained models on a test split.
+
+As upstream's visualize.py; docs/differences-from-upstream.md, K7.
 
     python visualize.py                       # the three upstream models under releasemodels/ (see --resumes)
     python visualize.py --resumes A.pth B.pth C.pth --model_names "100%" "10%" "10% + consistency" \

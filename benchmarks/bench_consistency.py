@@ -136,7 +136,8 @@ def bench_size(verts_query, verts_ref, faces, wrist_ids, width, height, repeats)
     times["interpolate x2 f+b"] = timed(interpolate_backward, repeats)
     with torch.no_grad():
         flow_ref, flow_query = interpolate_both()
-    surface_ref, surface_query = surface_mask(frag_ref, wrist_ids), surface_mask(frag_query, wrist_ids)
+    surface_ref = surface_mask(frag_ref, wrist_ids, faces.shape[-2])
+    surface_query = surface_mask(frag_query, wrist_ids, faces.shape[-2])
     times["occlusion x2"] = timed(
         lambda: (forward_backward_consistency(flow_ref, flow_query, surface_query),
                  forward_backward_consistency(flow_query, flow_ref, surface_ref)),

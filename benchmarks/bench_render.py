@@ -28,8 +28,8 @@ import torch
 import trimesh
 
 from handobjectconsist.render import interpolate_attributes, rasterize, shade_mesh
-from handobjectconsist.render.textures import smooth_noise
 from handobjectconsist.render.rasterize import count_candidates
+from handobjectconsist.render.textures import smooth_noise
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_render.json"
 

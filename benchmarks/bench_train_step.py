@@ -25,10 +25,10 @@ from pathlib import Path
 import torch
 
 from handobjectconsist.datasets.collate import collate_samples
+from handobjectconsist.devices import move_to_device
 from handobjectconsist.models.meshregnet import MeshRegNet
 from handobjectconsist.synth.pipeline import mano_root_or_synthetic
 from handobjectconsist.training.distributed import resolve_device
-from handobjectconsist.training.epochpass import move_to_device
 from handobjectconsist.training.toy_data import ToyHandObjectDataset
 
 TARGET_RATIO = 1.15

@@ -147,7 +147,8 @@ def main(argv=None) -> int:
     layer = model.mano_branch.mano_layer_right  # the layer WarpRegNet takes its closed faces from
     hand_faces, wrist_ids = layer.closed_faces, layer.wrist_face_ids
     rows = measure_pairs(items, args.batch_size,
-                         lambda query, ref, start: measure_batch(model, hand_faces, wrist_ids, query, ref, args.criterion))
+                         lambda query, ref, start: measure_batch(model, hand_faces, wrist_ids, query, ref,
+                                                                 args.criterion))
     header = (f"Photometric loss at the predictions of {args.checkpoint} (epoch {loaded.epoch}): {args.criterion}, "
               f"train split of {root}, fraction {args.fraction:g}, width {args.input_width}, {len(items)} random "
               f"consist items (unannotated query, nearest annotated reference with its GT mesh; seed {args.seed}). "

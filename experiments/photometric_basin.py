@@ -1,4 +1,4 @@
-"""Basin of the photometric loss: do rigid fits by the loss alone end closer to the truth? (issue 21, item 3)
+"""Basin of the photometric loss: do rigid fits by the loss alone end closer to the truth?
 
 On unannotated training frames of a synthetic FPHAB-layout set, each paired with its closest annotated frame (the
 consist pairs of trainmeshwarp.py at --fraction), the query's TRUE hand and object meshes are moved by a known

@@ -171,7 +171,8 @@ def main(argv=None) -> int:
     layer = ManoLayer(args.mano_root)
     faces_info = (layer.closed_faces, layer.wrist_face_ids)
     rows = measure_pairs(items, args.batch_size, lambda query, ref, start: measure_batch(
-        query, ref, faces_info, args.offsets_mm, args.criterion, args.finger_degrees, args.mano_root, args.seed + start))
+        query, ref, faces_info, args.offsets_mm, args.criterion, args.finger_degrees, args.mano_root,
+        args.seed + start))
     header = (f"Photometric signal: {args.criterion} loss, train split of {root}, fraction {args.fraction:g}, width "
               f"{args.input_width}, {len(items)} random consist items (seed {args.seed}); each offset applied with "
               f"both signs. 'ranks GT': loss higher than at the GT mesh; 'descends': the loss gradient points back "

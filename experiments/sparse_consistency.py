@@ -50,7 +50,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--step2_lr", type=float, default=None,
                    help="learning rate of step 2, both arms (default: --lr)")
     p.add_argument("--encoder_arch", default="resnet18", choices=["resnet18", "resnet34", "resnet50", "tiny"])
-    p.add_argument("--pretrained", default=None, help="local torchvision ImageNet weights for the encoder")
+    p.add_argument("--pretrained", default=None,
+                   help="step 1's initial encoder weights: 'imagenet', a local torchvision state dict, or none "
+                        "(default: random weights, the regime of the experiments so far)")
     p.add_argument("--lambda_consist", type=float, nargs="+", default=[0.001],
                    help="photometric weight of the consistency runs (upstream 0.001); several values: one "
                         "consistency run per value and seed, sharing step 1 and the control (a grid)")
@@ -105,7 +107,8 @@ def write_outputs(records, out: Path, command: str, settings, lambdas) -> None:
     if len(lambdas) > 1:
         plot_lambda_grid(summaries, lambdas, [(key, label.split(" (")[0]) for key, label in EVALUATION_SETS],
                          out / "plot_lambda.png",
-                         title=f"synthetic FPHAB, lambda_consist grid: consistency vs control (paired per seed), step 1 "
+                         title="synthetic FPHAB, lambda_consist grid: consistency vs control (paired per seed), "
+                               f"step 1 "
                                f"{settings.step1_epochs} + step 2 {settings.step2_epochs} epochs, width "
                                f"{settings.input_width}{step2_flags}")
     chosen = [r for r in records if r["method"] != "consist" or r.get("lambda_consist") == lambdas[0]]

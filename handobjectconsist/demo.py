@@ -204,10 +204,10 @@ def training_commands(cfg: DemoConfig, data_root: Path, mano_root: Path, runs: P
     warp = ["--lr", f"{finetune_lr:g}", "--consist_gt_refs", "--fraction", str(cfg.fraction), "--resume",
             str(sparse_ckpt), "--epochs", str(finetune_end), "--progressive_consist_steps", "0"]
     return {
-        "full": [*common, *schedule(cfg.full_epochs), "--block_rot", "--epochs", str(cfg.full_epochs),
-                 "--exp_dir", str(runs / "full")],
-        "sparse": [*common, *schedule(cfg.sparse_epochs), "--fraction", str(cfg.fraction), "--epochs",
-                   str(cfg.sparse_epochs), "--exp_dir", str(runs / "sparse")],
+        "full": [*common, *schedule(cfg.full_epochs), "--pretrained", "none", "--block_rot", "--epochs",
+                 str(cfg.full_epochs), "--exp_dir", str(runs / "full")],
+        "sparse": [*common, *schedule(cfg.sparse_epochs), "--pretrained", "none", "--fraction", str(cfg.fraction),
+                   "--epochs", str(cfg.sparse_epochs), "--exp_dir", str(runs / "sparse")],
         "control": [*common, *warp, "--lambda_data", "1", "--lambda_consist", "0", "--exp_dir", str(runs / "control")],
         "consist": [*common, *warp, "--exp_dir", str(runs / "consist")],
     }
@@ -238,9 +238,9 @@ def evaluate(checkpoint: Path, data_root: Path, mano_root: Path, input_width: in
     from torch.utils.data import DataLoader
 
     from handobjectconsist.datasets.collate import collate_samples
+    from handobjectconsist.training.checkpoints import load_trained_model
     from handobjectconsist.training.epochpass import epoch_pass
     from handobjectconsist.training.steps import SingleFrameStep
-    from handobjectconsist.training.checkpoints import load_trained_model
     from handobjectconsist.visualize.figures import build_eval_dataset
 
     loaded = load_trained_model(checkpoint, mano_root, device)

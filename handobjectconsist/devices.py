@@ -1,6 +1,6 @@
 """Device choice and moving batches to a device (used by training, evaluation, prediction and figures)."""
 
-from typing import Dict
+from typing import Dict, Iterable
 
 import torch
 
@@ -24,3 +24,17 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 def move_to_device(batch: Dict, device: torch.device) -> Dict:
     """Tensors of a batch dict to `device`; other values (lists of strings) unchanged."""
     return {k: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
+
+
+def to_host(tensors: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Detached CPU copies of a dict of tensors, with ONE wait for the device: the device-to-host copies are queued
+    without blocking (into pinned memory) and the streams of the devices involved are synchronised once at the
+    end, instead of one synchronisation per tensor (.cpu()). CPU tensors are returned as they are (detached)."""
+    out = {name: value.detach().to("cpu", non_blocking=True) for name, value in tensors.items()}
+    _synchronize(value.device for value in tensors.values())
+    return out
+
+
+def _synchronize(devices: Iterable[torch.device]) -> None:
+    for device in {device for device in devices if device.type == "cuda"}:
+        torch.cuda.current_stream(device).synchronize()

@@ -6,23 +6,17 @@ import torch
 # The suite runs on small CPU machines: keep torch from oversubscribing the cores.
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
-                                                                reason="no CUDA device on this machine"))]
+CUDA = pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(),
+                                                                           reason="no CUDA device on this machine")])
+DEVICES = ["cpu", CUDA]
 
 
 @pytest.fixture(params=DEVICES)
 def device(request):
-    """The device a test runs on: CPU always, CUDA when present. On CUDA, tensors the test creates without naming a
-    device are created there (torch.set_default_device), so the code under test runs on the GPU end to end."""
-    if request.param == "cpu":
-        yield torch.device("cpu")
-        return
-    previous = torch.get_default_device()
-    torch.set_default_device(request.param)
-    try:
-        yield torch.device(request.param)
-    finally:
-        torch.set_default_device(previous)
+    """The device a test runs on: CPU always, CUDA when present (`pytest -m cuda` selects the CUDA cases). Only what
+    the test moves there is on the device: the default device stays the CPU, so code under test that creates a
+    tensor without device= and mixes it with its inputs fails here as it would for a user."""
+    return torch.device(request.param)
 
 
 @pytest.fixture(scope="session")

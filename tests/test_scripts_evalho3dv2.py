@@ -11,10 +11,11 @@ import torch
 from handobjectconsist.datasets import HO3DV2, HandObjectDataset
 from handobjectconsist.datasets.collate import collate_samples
 from handobjectconsist.models import MeshRegNet
-from handobjectconsist.training.options import trainmeshreg_parser
 from handobjectconsist.training.checkpoints import save_training_checkpoint
+from handobjectconsist.training.options import trainmeshreg_parser
 
-# HO3D (MANO + tips) order from the project order, (argsort of the reading order; docs/differences-from-upstream.md, K7).
+# HO3D (MANO + tips) order from the project order, (argsort of the reading order;
+# docs/differences-from-upstream.md, K7).
 HO3D_FROM_PROJECT = np.argsort([0, 13, 14, 15, 16, 1, 2, 3, 17, 4, 5, 6, 18, 10, 11, 12, 19, 7, 8, 9, 20])
 INPUT_WIDTH = 64
 

@@ -2,8 +2,14 @@
 
 import pytest
 
-from handobjectconsist.visualize.figures import (DEFAULT_RESUMES, FPHAB_VIZ_INDICES, check_checkpoints,
-                                                 MissingCheckpointError, select_indices, visualize_main)
+from handobjectconsist.visualize.figures import (
+    DEFAULT_RESUMES,
+    FPHAB_VIZ_INDICES,
+    MissingCheckpointError,
+    check_checkpoints,
+    select_indices,
+    visualize_main,
+)
 
 
 def test_missing_default_checkpoints_say_how_to_make_them(tmp_path, monkeypatch, capsys):

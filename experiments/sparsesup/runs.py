@@ -100,14 +100,13 @@ def common_args(settings: Settings, fraction: float, seed: int, lr: float) -> Li
             "--freeze_batchnorm", "--eval_freq", "-1", "--epoch_display_freq", "0", "--snapshot", "0"]
     if settings.input_width:
         args += ["--input_width", str(settings.input_width)]
-    if settings.pretrained:
-        args += ["--pretrained", settings.pretrained]
     return args + list(settings.extra)
 
 
 def step1_argv(settings: Settings, fraction: float, seed: int, exp_dir: Path, epochs: int) -> List[str]:
     """trainmeshreg.py flags of step 1 (upstream README: --freeze_batchnorm --fraction f)."""
-    return common_args(settings, fraction, seed, settings.lr) + ["--epochs", str(epochs), "--exp_dir", str(exp_dir)]
+    return common_args(settings, fraction, seed, settings.lr) + [
+        "--pretrained", settings.pretrained or "none", "--epochs", str(epochs), "--exp_dir", str(exp_dir)]
 
 
 def step2_argv(settings: Settings, method: str, fraction: float, seed: int, exp_dir: Path, resume: Path,

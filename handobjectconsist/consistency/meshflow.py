@@ -1,4 +1,6 @@
-"""Optical flow between two frames rendered from a pair of meshes with the same topology (docs/differences-from-upstream.md, D2-D3).
+"""Optical flow between two frames rendered from a pair of meshes with the same topology.
+
+See docs/differences-from-upstream.md, D2-D3.
 
 Every vertex is projected in both frames (``libyana.camutils.project_points``). The per-vertex displacement is
 interpolated over the pixels each mesh covers, with the rasteriser's perspective-correct barycentric weights:
@@ -58,23 +60,26 @@ class MeshPairFlow:
     coverage_query: torch.Tensor
 
 
-def surface_mask(fragments: Fragments, ignore_face_ids: Optional[torch.Tensor]) -> torch.Tensor:
+def surface_mask(fragments: Fragments, ignore_face_ids: Optional[torch.Tensor], num_faces: int) -> torch.Tensor:
     """Covered pixels whose face is not ignored.
 
     Args:
         fragments: rasteriser output, face_index (B, H, W) with -1 on background.
-        ignore_face_ids: (K,) long face indices to exclude, or None.
+        ignore_face_ids: (K,) long face indices to exclude, or None; ids outside [0, num_faces) exclude nothing.
+        num_faces: F, the number of faces rasterised (face_index < F).
     Returns:
         (B, 1, H, W) bool.
     """
     face_index = fragments.face_index
     if ignore_face_ids is None or ignore_face_ids.numel() == 0:
         return (face_index >= 0).unsqueeze(1)
-    # lookup table indexed by face_index + 1 (slot 0 = background); faster than torch.isin on large images
-    num_slots = int(max(face_index.max().item(), ignore_face_ids.max().item())) + 2
-    keep = torch.ones(num_slots, dtype=torch.bool, device=face_index.device)
+    # Lookup table indexed by face_index + 1 (slot 0 = background, slots 1..F the faces), faster than torch.isin on
+    # large images; sized from F, so building it needs no device synchronisation. Out-of-range ignore ids go to an
+    # extra slot F + 1 that no pixel reads.
+    keep = torch.ones(num_faces + 2, dtype=torch.bool, device=face_index.device)
     keep[0] = False
-    keep[ignore_face_ids + 1] = False
+    in_range = (ignore_face_ids >= 0) & (ignore_face_ids < num_faces)
+    keep[torch.where(in_range, ignore_face_ids + 1, num_faces + 1)] = False
     return keep[face_index + 1].unsqueeze(1)
 
 
@@ -161,8 +166,8 @@ def mesh_pair_flow(
     flow_ref = interpolate_attributes(fragments_ref, faces, points_query - points_ref)
     flow_query = interpolate_attributes(fragments_query, faces, points_ref - points_query)
 
-    surface_ref = surface_mask(fragments_ref, ignore)
-    surface_query = surface_mask(fragments_query, ignore)
+    surface_ref = surface_mask(fragments_ref, ignore, faces.shape[-2])
+    surface_query = surface_mask(fragments_query, ignore, faces.shape[-2])
     consistent_ref = forward_backward_consistency(flow_ref.detach(), flow_query.detach(), surface_query,
                                                   occlusion_threshold)
     consistent_query = forward_backward_consistency(flow_query.detach(), flow_ref.detach(), surface_ref,

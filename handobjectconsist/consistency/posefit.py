@@ -12,10 +12,10 @@ Parameters are held in degrees (rotations) and millimetres (translations) so tha
 most about ``lr`` of its unit; the learning rate decays with a cosine from ``lr`` to ``lr / 10``.
 """
 
+import math
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
-import math
 import torch
 
 from handobjectconsist.consistency.pyramid import pyramid_pair_loss

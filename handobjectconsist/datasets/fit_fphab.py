@@ -181,9 +181,11 @@ def run(argv=None) -> int:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:k]")
     parser.add_argument("--batch_size", type=positive_int, default=512, help="frames optimised together")
     parser.add_argument("--iters", type=positive_int, default=600, help="Adam iterations per pass")
-    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--shape_mode", default="subject", choices=("subject", "frame"))
-    parser.add_argument("--max_frames", type=positive_int, default=None, help="fit only the first N frames (quick checks)")
+    parser.add_argument("--max_frames", type=positive_int, default=None,
+                        help="fit only the first N frames (quick checks)")
     parser.add_argument("--reference", default=None, help="fits folder to compare the fitted meshes with")
     args = parser.parse_args(argv)
     if args.threads:

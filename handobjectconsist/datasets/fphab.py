@@ -1,4 +1,6 @@
-"""First-Person Hand Action Benchmark (FPHAB) reader for the real on-disk layout (docs/differences-from-upstream.md, K4).
+"""First-Person Hand Action Benchmark (FPHAB) reader for the real on-disk layout.
+
+See docs/differences-from-upstream.md, K4.
 
     <data_root>/Video_files_480/Subject_k/<action>/<seq>/color/color_{frame:04d}.jpeg   (or Video_files, 1920x1080)
     <data_root>/Hand_pose_annotation_v1/Subject_k/<action>/<seq>/skeleton.txt
@@ -205,8 +207,8 @@ class FPHAB(PoseDataset):
         self.skeletons_world_mm = np.asarray(joints)[keep]  # (N, 21, 3), file order
         self.object_poses = np.asarray(poses)[keep]  # (N, 4, 4)
         self.fits = self._load_fits() if self.mano_root is not None else None
-        # GT hand meshes of every frame, computed once in batches (9 KB a frame; about 7x cheaper than frame by frame) and
-        # shared with the DataLoader workers, which fork after this.
+        # GT hand meshes of every frame, computed once in batches (9 KB a frame; about 7x cheaper than frame by
+        # frame) and shared with the DataLoader workers, which fork after this.
         self.hand_verts = (None if self.fits is None else
                            mano_meshes(self.mano_root, self.fits["fullpose"], self.fits["shape"], self.fits["trans"]))
 

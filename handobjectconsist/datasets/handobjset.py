@@ -29,8 +29,18 @@ import torch
 from torch.utils.data import Dataset, get_worker_info
 
 from . import sample_keys as K
-from .augment import (ColorAugm, SpaceAugm, affine_matrix, apply_blur, apply_color, integer_shift_image,
-                      sample_blur_sigma, sample_color_augm, sample_space_augm, warp_image)
+from .augment import (
+    ColorAugm,
+    SpaceAugm,
+    affine_matrix,
+    apply_blur,
+    apply_color,
+    integer_shift_image,
+    sample_blur_sigma,
+    sample_color_augm,
+    sample_space_augm,
+    warp_image,
+)
 from .base import PoseDataset
 from .pairing import item_indices
 from libyana.camutils import scale_intrinsics

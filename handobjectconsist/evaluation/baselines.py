@@ -3,7 +3,7 @@ object vertices (camera frame). A trained model must beat it by far; used for th
 python -m handobjectconsist.training.mean_pose_baseline (it builds the datasets from trainmeshreg's flags).
 """
 
-from typing import Dict, Iterable, Optional
+from typing import Dict, Iterable
 
 import torch
 

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from handobjectconsist.datasets import sample_keys as K
+from handobjectconsist.devices import to_host
 from handobjectconsist.evaluation.pck import KeypointErrorAccumulator
 from libyana.procrustes import procrustes_align
 from libyana.transforms2d import apply_affine_2d
@@ -39,6 +40,12 @@ REPORT_UNITS = {"joints2d_base": ("px", 1.0), "joints3d_cent": ("mm", 1000.0), "
 SAMPLE_MEANS = {"objverts3d_mepe_trans_mm": 1000.0, "objverts2d_mepe_px": 1.0, "hand_root_lateral_mm": 1000.0,
                 "hand_root_depth_mm": 1000.0, "obj_centroid_lateral_mm": 1000.0, "obj_centroid_depth_mm": 1000.0,
                 "corners3d_mepe_mm": 1000.0, "corners2d_mepe_px": 1.0}
+
+# The batch entries and results feed() reads (copied to the host together).
+BATCH_KEYS = (K.JOINTS3D, K.REPORT_SCALE, K.JOINTS2D, K.AFFINE, K.OBJ_VERTS_MASK, K.OBJ_VERTS3D, K.OBJ_VERTS2D,
+              K.OBJ_CORNERS3D, K.OBJ_CORNERS2D, K.FRAME_IDX)
+RESULT_KEYS = ("recov_joints3d", "joints2d", "recov_objverts3d", "obj_verts2d", "recov_objcorners3d",
+               "obj_corners2d")
 
 
 def masked_point_errors(pred: torch.Tensor, gt: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -92,6 +99,10 @@ class HandObjectEvaluator:
     def feed(self, batch: Dict, results: Dict) -> None:
         """batch: collated sample dict; results: MeshRegNet results (tensors on any device)."""
         c = self.center_idx
+        # Every tensor used below comes to the host in one go (one device synchronisation per batch).
+        batch = {**batch,
+                 **to_host({key: batch[key] for key in BATCH_KEYS if isinstance(batch.get(key), torch.Tensor)})}
+        results = to_host({key: results[key] for key in RESULT_KEYS if isinstance(results.get(key), torch.Tensor)})
         per_sample: Dict[str, np.ndarray] = {}
         if K.JOINTS3D in batch and "recov_joints3d" in results:
             gt = batch[K.JOINTS3D].detach().cpu().double()
@@ -135,10 +146,12 @@ class HandObjectEvaluator:
             self._add_sample_errors(per_sample, corners2d_mepe_px=masked_point_errors(
                 to_report_pixels(pred2d, scale), gt2d))
         batch_size = batch[K.IMAGE].shape[0]
+        frame_idx = batch[K.FRAME_IDX] if K.FRAME_IDX in batch else None
+        frame_idx = frame_idx.tolist() if isinstance(frame_idx, torch.Tensor) else frame_idx
         for b in range(batch_size):
             record = {
                 "seq_name": batch[K.SEQ_NAME][b] if K.SEQ_NAME in batch else "",
-                "frame_idx": int(batch[K.FRAME_IDX][b]) if K.FRAME_IDX in batch else -1,
+                "frame_idx": int(frame_idx[b]) if frame_idx is not None else -1,
             }
             record.update({name: float(values[b]) for name, values in per_sample.items()})
             self.records.append(record)

@@ -39,8 +39,8 @@ def ho3d_eval_loader(data_root: Union[str, Path], split: str, mano_root: Optiona
     dataset = build_eval_dataset("ho3dv2", data_root, split, mano_root, input_width, split_mode="paper")
     reader = dataset.pose_dataset
     if len(dataset) != len(reader.seq_names):
-        raise RuntimeError(f"{reader.root}: the {split} dataset has {len(dataset)} items for {len(reader.seq_names)} listed "
-                           "frames; every frame must be predicted once, in order")
+        raise RuntimeError(f"{reader.root}: the {split} dataset has {len(dataset)} items for {len(reader.seq_names)} "
+                           "listed frames; every frame must be predicted once, in order")
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, drop_last=False, num_workers=workers,
                       collate_fn=collate_samples)
 

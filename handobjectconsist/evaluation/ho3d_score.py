@@ -43,8 +43,12 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from handobjectconsist.entry import Parser, run_main
-from handobjectconsist.evaluation.ho3d_submission import (HO3DFileError, MissingHO3DFileError, frames_array,
-                                                          read_submission)
+from handobjectconsist.evaluation.ho3d_submission import (
+    HO3DFileError,
+    MissingHO3DFileError,
+    frames_array,
+    read_submission,
+)
 from handobjectconsist.evaluation.pck import area_under_curve, pck_curve
 from handobjectconsist.mano.joints import NUM_JOINTS
 from libyana.fileio import atomic_path, atomic_write_text

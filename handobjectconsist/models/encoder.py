@@ -1,4 +1,6 @@
-"""ResNet image encoder (torchvision), ImageNet weights read from a local file only."""
+"""ResNet image encoder (torchvision), with ImageNet weights from torchvision's model zoo (as the original's
+`resnet18(pretrained=True)`: downloaded once into torch's hub cache, ~/.cache/torch/hub/checkpoints by default) or
+from a local file, or random weights."""
 
 import logging
 from pathlib import Path
@@ -7,10 +9,14 @@ from typing import Optional, Union
 import torch
 from torch import nn
 
+from handobjectconsist.errors import UsageError
+
 LOGGER = logging.getLogger(__name__)
 
 FEATURE_DIMS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048}
 TINY_ARCH = "tiny"  # 3 conv+BN layers, 64 features: for tests and smoke runs only (no pretrained weights)
+IMAGENET_WEIGHTS = "imagenet"  # --pretrained value: torchvision's ImageNet weights (IMAGENET1K_V1, the original's)
+RANDOM_WEIGHTS = "none"  # --pretrained value: random initialisation
 
 
 class ResNetEncoder(nn.Module):
@@ -57,20 +63,49 @@ class TinyEncoder(nn.Module):
         return self.layers(images).mean(dim=(2, 3))
 
 
-def load_pretrained_encoder(encoder: ResNetEncoder, path: Union[str, Path]) -> None:
-    """Load torchvision ImageNet weights (a state dict saved with torch.save) into `encoder`.
+def imagenet_state_dict(arch: str) -> dict:
+    """torchvision's ImageNet weights of `arch` (IMAGENET1K_V1, what `pretrained=True` gave the original), from the
+    hub cache or downloaded into it once (file name e.g. resnet18-f37072fd.pth, hash checked).
 
     Raises:
-        FileNotFoundError / ValueError naming the path when the file is missing or does not match the architecture.
+        UsageError (one line) when the file is neither cached nor downloadable, saying where to put it and that
+        --pretrained none trains from random weights.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"--pretrained {path}: file not found. Expected torchvision ImageNet weights for {encoder.arch} "
-            f"(e.g. resnet18-f37072fd.pth from the torchvision model zoo, downloaded beforehand); "
-            f"nothing is downloaded at run time. Omit --pretrained to start from random weights."
-        )
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    from torchvision import models  # imported here: torchvision's import is slow and "tiny" does not need it
+
+    weights = models.get_model_weights(arch)["IMAGENET1K_V1"]
+    file_name = weights.url.rsplit("/", 1)[-1]
+    cache = Path(torch.hub.get_dir()) / "checkpoints"
+    try:
+        return torch.hub.load_state_dict_from_url(weights.url, model_dir=str(cache), progress=True,
+                                                  check_hash=True, weights_only=True)
+    except (OSError, RuntimeError) as err:  # no network (URLError is an OSError), refused, truncated or bad hash
+        raise UsageError(
+            f"--pretrained imagenet: cannot get torchvision's ImageNet weights for {arch} ({file_name}: "
+            f"{str(err).splitlines()[0] if str(err) else type(err).__name__}). Put {weights.url} into {cache}, "
+            f"or give a local copy with --pretrained PATH, or train from random weights with --pretrained none"
+        ) from None
+
+
+def load_pretrained_encoder(encoder: "ResNetEncoder", source: Union[str, Path]) -> None:
+    """Load torchvision ImageNet weights into `encoder`: source "imagenet" (torchvision's cache or download) or the
+    path of a state dict saved with torch.save.
+
+    Raises:
+        FileNotFoundError / ValueError naming the path when the file is missing or does not match the architecture;
+        UsageError when "imagenet" weights cannot be had.
+    """
+    if str(source) == IMAGENET_WEIGHTS:
+        state, path = imagenet_state_dict(encoder.arch), f"torchvision's ImageNet weights ({IMAGENET_WEIGHTS})"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"--pretrained {path}: file not found. Expected torchvision ImageNet weights for {encoder.arch} "
+                f"(e.g. resnet18-f37072fd.pth from the torchvision model zoo), or use --pretrained imagenet to "
+                f"download them, or --pretrained none to start from random weights."
+            )
+        state = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -89,12 +124,14 @@ def load_pretrained_encoder(encoder: ResNetEncoder, path: Union[str, Path]) -> N
 
 
 def build_encoder(arch: str = "resnet18", pretrained: Optional[Union[str, Path]] = None) -> nn.Module:
-    """ResNet encoder, with weights from the local file `pretrained` or random initialisation (callers that keep the
-    random weights say so: training.session.build_meshregnet). arch "tiny" gives the TinyEncoder (tests only; no
-    pretrained weights)."""
+    """ResNet encoder with weights from `pretrained`: "imagenet" (torchvision's ImageNet weights), a local state
+    dict file, or None / "none" for random initialisation (callers that keep the random weights say so:
+    training.session.build_meshregnet). arch "tiny" gives the TinyEncoder (tests only; no pretrained weights)."""
+    if pretrained is not None and str(pretrained) == RANDOM_WEIGHTS:
+        pretrained = None
     if arch == TINY_ARCH:
         if pretrained:
-            raise ValueError("--pretrained cannot be used with the 'tiny' test encoder")
+            raise UsageError("--pretrained cannot be used with the 'tiny' test encoder; use --pretrained none")
         return TinyEncoder()
     encoder = ResNetEncoder(arch)
     if pretrained:

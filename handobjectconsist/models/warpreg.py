@@ -1,4 +1,6 @@
-"""WarpRegNet: MeshRegNet fine-tuned with photometric consistency over time (docs/differences-from-upstream.md, K6 and D7).
+"""WarpRegNet: MeshRegNet fine-tuned with photometric consistency over time.
+
+See docs/differences-from-upstream.md, K6 and D7.
 
 A "consist" item pairs a query frame (usually unannotated) with annotated reference frame(s) of the same sequence.
 The query's PREDICTED hand + object mesh and the reference's mesh (GT with ``gt_refs``, else the network's detached
@@ -9,7 +11,8 @@ samples of the query image -> flow values -> the query's predicted camera-space 
 into the reference frames, the images, the masks or the rasterised visibility.
 
 Loss weights (K6), with ``consist_step`` = number of consist batches seen so far:
-    lambda_c = min(lambda_consist * consist_step / progressive_steps, lambda_consist);  lambda_d = lambda_data - lambda_c
+    lambda_c = min(lambda_consist * consist_step / progressive_steps, lambda_consist)
+    lambda_d = lambda_data - lambda_c
     data batch:    lambda_d * MeshRegNet total loss
     consist batch: lambda_d * query prior terms (mano_reg_loss: shape + pose regularisers) + lambda_c * warp loss
 ``consist_step`` is a persistent buffer, so it is saved in ``state_dict()`` and checkpointed (upstream restarted the
@@ -229,6 +232,7 @@ class WarpRegNet(nn.Module):
         self.register_buffer("hand_faces", torch.as_tensor(hand_faces_closed).long().clone(), persistent=False)
         self.register_buffer("wrist_face_ids", torch.as_tensor(wrist_face_ids).long().clone(), persistent=False)
         self.register_buffer("consist_step", torch.zeros((), dtype=torch.long))
+        self._step_cache = None  # (buffer, its _version, its value): _consist_step_value
         self.lambda_data = float(lambda_data)
         self.lambda_consist = float(lambda_consist)
         self.criterion = criterion
@@ -244,12 +248,28 @@ class WarpRegNet(nn.Module):
     # ------------------------------------------------------------------------------------------------- weights
     def loss_weights(self) -> Tuple[float, float]:
         """(lambda_d, lambda_c) at the current ramp step."""
-        step = int(self.consist_step.item())
+        step = self._consist_step_value()
         if self.progressive_steps > 0:
             lambda_c = min(self.lambda_consist * step / self.progressive_steps, self.lambda_consist)
         else:
             lambda_c = self.lambda_consist
         return self.lambda_data - lambda_c, lambda_c
+
+    def _consist_step_value(self) -> int:
+        """consist_step as a Python int, read from the device only when the buffer changed behind this module's back
+        (loaded, moved, filled): the tensor's version counter and identity are host-side, so the ramp costs no
+        device synchronisation per batch."""
+        buffer = self.consist_step
+        cached = self._step_cache
+        if cached is None or cached[0] is not buffer or cached[1] != buffer._version:
+            cached = (buffer, buffer._version, int(buffer.item()))
+            self._step_cache = cached
+        return cached[2]
+
+    def _advance_ramp(self) -> None:
+        value = self._consist_step_value()
+        self.consist_step += 1
+        self._step_cache = (self.consist_step, self.consist_step._version, value + 1)
 
     # ------------------------------------------------------------------------------------------------- meshes
     def _query_mesh(self, results: Dict, frame: Dict):
@@ -333,7 +353,7 @@ class WarpRegNet(nn.Module):
         prior = losses.get("mano_reg_loss")
         loss = lambda_c * warp_loss if prior is None else lambda_d * prior + lambda_c * warp_loss
         if update_ramp:
-            self.consist_step += 1
+            self._advance_ramp()
         warp_fwd = torch.stack([p["loss_fwd"] for p in pairs]).mean()
         losses = {**losses, "warp_consist": loss.detach(), "warp_loss": warp_loss.detach(),
                   "warp_loss_fwd": warp_fwd, "lambda_data": lambda_d, "lambda_consist": lambda_c}

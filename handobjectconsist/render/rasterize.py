@@ -80,11 +80,10 @@ def _check_inputs(verts, faces, K, image_size):
         )
     if faces.dtype.is_floating_point:
         raise ValueError(f"rasterize: faces must be an integer (long) tensor, got {faces.dtype}")
-    if faces.numel() > 0 and (int(faces.min()) < 0 or int(faces.max()) >= verts.shape[1]):
-        raise ValueError(
-            f"rasterize: face vertex indices must lie in [0, V={verts.shape[1]}), got [{int(faces.min())}, "
-            f"{int(faces.max())}]"
-        )
+    if faces.numel() > 0:
+        low, high = torch.stack(torch.aminmax(faces)).tolist()  # one device synchronisation for both bounds
+        if low < 0 or high >= verts.shape[1]:
+            raise ValueError(f"rasterize: face vertex indices must lie in [0, V={verts.shape[1]}), got [{low}, {high}]")
     if K.shape != (batch_size, 3, 3):
         raise ValueError(f"rasterize: K must have shape (B={batch_size}, 3, 3), got {tuple(K.shape)}")
     if len(image_size) != 2 or int(image_size[0]) <= 0 or int(image_size[1]) <= 0:
@@ -160,7 +159,10 @@ def _chunks(cum_counts: torch.Tensor, max_candidates: int):
     """Split items into consecutive ranges whose summed count is <= max_candidates (a larger item stands alone).
 
     Args:
-        cum_counts: (N,) inclusive cumulative sum of the per-item counts.
+        cum_counts: (N,) inclusive cumulative sum of the per-item counts (copied to the host once: the chunks'
+            counts are then known without further device synchronisation).
+    Yields:
+        (start, end, count): the items start..end-1 and their summed count.
     """
     cum = cum_counts.cpu()
     num = cum.shape[0]
@@ -168,8 +170,9 @@ def _chunks(cum_counts: torch.Tensor, max_candidates: int):
     while start < num:
         end = int(torch.searchsorted(cum, done + max_candidates, right=True))
         end = max(end, start + 1)
-        yield start, end
-        done = int(cum[end - 1])
+        total = int(cum[end - 1])
+        yield start, end, total - done
+        done = total
         start = end
 
 
@@ -203,15 +206,14 @@ def _cull_faces(verts, faces, K, height, width, near, far):
     return table, face_ids, tri_uv[face_ids], x0[face_ids], x1[face_ids], y0[face_ids], (y1 - y0 + 1)[face_ids]
 
 
-def _row_spans(face_ids, tri_uv, x0, x1, y0, heights):
-    """Candidate columns of every bounding-box row of the given faces.
+def _row_spans(face_ids, tri_uv, x0, x1, y0, heights, num_rows: int):
+    """Candidate columns of every bounding-box row of the given faces; num_rows = heights.sum() (known on the host).
 
     Returns:
         row_face (R,) global face id, row_y (R,) image row, row_x (R,) first candidate column, row_len (R,) number
         of candidate columns (possibly 0).
     """
     device = face_ids.device
-    num_rows = int(heights.sum())
     row_local = torch.repeat_interleave(torch.arange(face_ids.shape[0], device=device), heights, output_size=num_rows)
     row_face = face_ids.index_select(0, row_local)
     row_y = (
@@ -265,9 +267,9 @@ def _iter_row_spans(face_ids, tri_uv, x0, x1, y0, heights, max_rows):
     """Row spans of consecutive groups of faces with at most max_rows bounding-box rows each (bounded memory)."""
     if face_ids.numel() == 0:
         return
-    for start, end in _chunks(heights.cumsum(0), max_rows):
+    for start, end, num_rows in _chunks(heights.cumsum(0), max_rows):
         yield _row_spans(face_ids[start:end], tri_uv[start:end], x0[start:end], x1[start:end], y0[start:end],
-                         heights[start:end])
+                         heights[start:end], num_rows)
 
 
 @torch.no_grad()
@@ -315,19 +317,19 @@ def rasterize(
 
     zbuffer = torch.full((batch_size * num_pixels,), _EMPTY_KEY, dtype=torch.int64, device=device)
     for row_face, row_y, row_x, row_len in _iter_row_spans(*culled, max_rows=max(max_candidates // 4, 1)):
-        for start, end in _chunks(row_len.cumsum(0), max_candidates):
+        for start, end, total in _chunks(row_len.cumsum(0), max_candidates):
             _rasterize_chunk(
                 zbuffer, table, row_face[start:end], row_y[start:end], row_x[start:end], row_len[start:end],
-                num_faces, width, num_pixels, far,
+                total, num_faces, width, num_pixels, far,
             )
 
     return _resolve(zbuffer, table, batch_size, num_faces, height, width, dtype)
 
 
-def _rasterize_chunk(zbuffer, table, row_face, row_y, row_x, row_len, num_faces, width, num_pixels, far):
-    """Test every (face, pixel) candidate of the given row spans and min-reduce the hits into ``zbuffer``."""
+def _rasterize_chunk(zbuffer, table, row_face, row_y, row_x, row_len, total, num_faces, width, num_pixels, far):
+    """Test every (face, pixel) candidate of the given row spans (total = row_len.sum(), known on the host) and
+    min-reduce the hits into ``zbuffer``."""
     device = row_face.device
-    total = int(row_len.sum())
     local = torch.repeat_interleave(torch.arange(row_face.shape[0], device=device), row_len, output_size=total)
     offset = torch.arange(total, device=device) - (row_len.cumsum(0) - row_len).index_select(0, local)
     gid = row_face.index_select(0, local)

@@ -60,7 +60,7 @@ def shade_mesh(
         )
     fragments = rasterize(verts, faces, K, (height, width), near=near, far=far)
     normals = vertex_normals(verts.detach(), faces)
-    attributes = torch.cat([colors.to(verts.dtype), normals, verts.detach()], dim=-1)
+    attributes = torch.cat([colors.to(device=verts.device, dtype=verts.dtype), normals, verts.detach()], dim=-1)
     interpolated = interpolate_attributes(fragments, faces, attributes)
     pixel_colors, pixel_normals, points = interpolated[:, :3], interpolated[:, 3:6], interpolated[:, 6:9]
     pixel_normals = pixel_normals / pixel_normals.norm(dim=1, keepdim=True).clamp(min=1e-12)

@@ -85,13 +85,13 @@ def palm_frame(joints: np.ndarray, verts: np.ndarray) -> tuple:
     n = _unit(np.cross(joints[5] - wrist, joints[17] - wrist))
     f = joints[9] - wrist
     f = _unit(f - n * (f @ n))
-    l = np.cross(n, f)  # right-handed (n, f, l); points to the index side for a right hand
+    lat = np.cross(n, f)  # right-handed (n, f, l); points to the index side for a right hand
     mcps = joints[[5, 9, 13, 17]].mean(0)
     centre = 0.4 * wrist + 0.6 * mcps
     near = np.linalg.norm(verts - centre, axis=1) < 0.025
     near = near if near.any() else np.ones(len(verts), dtype=bool)
     thickness = max(float(((verts[near] - centre) @ n).max()), 0.0)
-    return np.stack([n, f, l], axis=1), centre + n * thickness
+    return np.stack([n, f, lat], axis=1), centre + n * thickness
 
 
 def _finger_flex_axis(joints: np.ndarray, name: str, n: np.ndarray) -> np.ndarray:
@@ -128,11 +128,11 @@ def build_grasp(mano_layer, weights: np.ndarray, betas: np.ndarray, obj, rng: np
         verts, joints = mano_layer(torch.zeros(1, 48), betas_t)
     verts, joints = verts[0].double().numpy(), joints[0].double().numpy()
     axes, palm_point = palm_frame(joints, verts)
-    n, f, l = axes.T
+    n, f, lat = axes.T
 
     # Object axes in the rest frame: height (+z) along l, the gripped face (+x) towards the palm (-n).
     x_obj = -n
-    z_obj = l
+    z_obj = lat
     y_obj = np.cross(z_obj, x_obj)
     R = np.stack([x_obj, y_obj, z_obj], axis=1)
     tilt = np.deg2rad(tilt_deg)

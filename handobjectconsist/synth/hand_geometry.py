@@ -1,10 +1,7 @@
 """Parametric right-hand surface with MANO's vertex/face counts (778 / 1538) and one 16-vertex wrist opening.
 
-Geometry is built in a local hand frame (u, w, n), right-handed:
-  u  along the fingers (distal),  w  across the palm towards the thumb,  n  out of the back of the hand (dorsal).
-`to_mano_frame` maps it to MANO's canonical right-hand frame: x = -u (fingers point to -x, wrist at +x),
-y = n (the palm faces -y), z = w (thumb towards +z); the origin is near the middle-finger MCP joint, as in the
-official template.
+Built in the local hand frame (u, w, n) of hand_dimensions, whose counts and template dimensions it uses;
+`to_mano_frame` maps it to MANO's canonical right-hand frame.
 
 Surface layout (all counts fixed, so every shape parameter gives the same topology):
   wrist ring (16, the open boundary) -> transition ring (28) -> 5 palm rings (34) -> knuckle loop C (34 vertices
@@ -16,114 +13,45 @@ Euler: a genus-0 surface with one b-vertex boundary has F = 2V - 2 - b = 2*778 -
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
 import numpy as np
 
+from handobjectconsist.synth.hand_dimensions import (
+    BASE_OFFSET,
+    FINGER_FIRST_JOINT,
+    FINGER_FLATTEN,
+    FINGER_RADIUS,
+    FINGER_RING,
+    FINGER_RINGS,
+    FINGERS,
+    FOREARM_STUB,
+    KNUCKLE_GAP,
+    MCP_U,
+    MCP_W,
+    NUM_PALM_RINGS,
+    PALM_LENGTH,
+    PALM_RING,
+    PHALANGES,
+    SPLAY_DEG,
+    THUMB_BONES,
+    THUMB_CMC,
+    THUMB_DIRS,
+    THUMB_HOLE,
+    THUMB_RADIUS,
+    THUMB_RING,
+    THUMB_RINGS,
+    TIP_TAPER,
+    TRANSITION_RING,
+    WRIST_HALF_THICK,
+    WRIST_HALF_WIDTH,
+    WRIST_RING,
+    HandGeometry,
+    HandShape,
+    ring_angles,
+    smoothstep,
+    to_mano_frame,
+    unit,
+)
 from handobjectconsist.synth.hand_mesh_builder import MeshBuilder, strip_fill
-
-FINGERS = ("index", "middle", "ring", "pinky")
-# MANO joint id of each finger's first joint (MCP); +1 PIP, +2 DIP. Thumb: 13 (CMC), 14 (MCP), 15 (IP).
-FINGER_FIRST_JOINT = {"index": 1, "middle": 4, "pinky": 7, "ring": 10, "thumb": 13}
-FINGER_RING = 10  # vertices per finger ring
-THUMB_RING = 12
-PALM_RING = 34  # = 4 * FINGER_RING - 2 * 3 shared web vertices
-WRIST_RING = 16
-TRANSITION_RING = 28
-NUM_PALM_RINGS = 5
-# rings per phalanx (proximal, middle, distal shaft, tip cap); the tip apex comes on top
-FINGER_RINGS = {"index": (4, 3, 2, 2), "middle": (4, 3, 2, 2), "ring": (4, 3, 2, 2), "pinky": (3, 2, 2, 2)}
-# thumb: base ring at the palm hole, then (metacarpal, proximal, distal shaft, cap)
-THUMB_RINGS = (2, 2, 2, 2)
-# thumb hole in the palm grid: palm rows [r0, r1] x columns [j0, j0 + span] (mod 34); 2*(2+4) = 12 = THUMB_RING
-THUMB_HOLE = (1, 3, 30, 4)
-
-
-@dataclass(frozen=True)
-class HandShape:
-    """Scale factors of the hand's dimensions (all 1 = the template). Used for the shape blend shapes."""
-
-    size: float = 1.0
-    finger_length: float = 1.0
-    palm_width: float = 1.0
-    finger_thickness: float = 1.0
-    palm_length: float = 1.0
-    palm_thickness: float = 1.0
-    thumb_length: float = 1.0
-    finger_spread: float = 1.0
-    thenar: float = 1.0
-    tip_taper: float = 1.0
-
-
-# Template dimensions (metres) of an adult right hand about 18.5 cm from wrist crease to middle fingertip.
-PALM_LENGTH = 0.086  # wrist joint -> middle MCP along u
-FOREARM_STUB = 0.014  # wrist opening lies this far proximal of the wrist joint
-WRIST_HALF_WIDTH = 0.029
-WRIST_HALF_THICK = 0.018
-KNUCKLE_GAP = 0.011  # palm knuckle loop -> finger base loops along u
-BASE_OFFSET = {"index": 0.020, "middle": 0.020, "ring": 0.019, "pinky": 0.016}  # MCP -> finger base loop
-MCP_U = {"index": -0.003, "middle": 0.0, "ring": -0.006, "pinky": -0.017}  # relative to the middle MCP
-MCP_W = {"index": 0.027, "middle": 0.007, "ring": -0.012, "pinky": -0.029}
-SPLAY_DEG = {"index": 4.0, "middle": 0.0, "ring": -4.0, "pinky": -9.0}
-PHALANGES = {  # MCP->PIP, PIP->DIP, DIP->tip end
-    "index": (0.041, 0.024, 0.022),
-    "middle": (0.045, 0.028, 0.023),
-    "ring": (0.042, 0.027, 0.022),
-    "pinky": (0.033, 0.019, 0.020),
-}
-FINGER_RADIUS = {"index": 0.0096, "middle": 0.0098, "ring": 0.0091, "pinky": 0.0080}  # half-width at base
-FINGER_FLATTEN = 0.84  # half-thickness / half-width
-TIP_TAPER = 0.74  # fingertip radius / base radius
-THUMB_CMC = np.array([0.020, 0.021, -0.010])
-THUMB_DIRS = (np.array([0.60, 0.70, -0.38]), np.array([0.74, 0.60, -0.30]), np.array([0.82, 0.52, -0.24]))
-THUMB_BONES = (0.042, 0.033, 0.029)
-THUMB_RADIUS = (0.0165, 0.0115, 0.0105, 0.0088)  # at base ring, MCP, IP, tip
-
-
-@dataclass
-class HandGeometry:
-    """Rest surface and rig landmarks in MANO's right-hand frame (metres).
-
-    verts (778, 3); faces (1538, 3); wrist_faces (14, 3) close the wrist opening; wrist_loop (16,) boundary ids;
-    tips (5,) apex ids [thumb, index, middle, ring, pinky]; joints (16, 3) MANO-order joint targets;
-    bone_ends (16, 3) end point of each joint's bone (child joint or fingertip; the wrist's is the middle MCP);
-    chain (778,) which chain each vertex belongs to (-1 palm, else the MANO id of the chain's first joint);
-    chain_s (778,) arc length (m) from that chain's first joint (palm: u relative to the wrist joint);
-    flex_axes (16, 3) / spread_axes (16, 3) unit rotation axes (MANO frame) of flexion / abduction per joint.
-    """
-
-    verts: np.ndarray
-    faces: np.ndarray
-    wrist_faces: np.ndarray
-    wrist_loop: np.ndarray
-    tips: np.ndarray
-    joints: np.ndarray
-    bone_ends: np.ndarray
-    chain: np.ndarray
-    chain_s: np.ndarray
-    flex_axes: np.ndarray
-    spread_axes: np.ndarray
-
-
-def to_mano_frame(points_uwn: np.ndarray) -> np.ndarray:
-    """(..., 3) local (u, w, n) -> MANO right-hand frame (x, y, z) = (-u, n, w); a proper rotation."""
-    p = np.asarray(points_uwn)
-    return np.stack([-p[..., 0], p[..., 2], p[..., 1]], axis=-1)
-
-
-def _unit(v):
-    v = np.asarray(v, dtype=np.float64)
-    return v / np.linalg.norm(v)
-
-
-def _smoothstep(t):
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3 - 2 * t)
-
-
-def _ring_angles(n: int) -> np.ndarray:
-    """Half-step offset angles, so that each side of the ring has two corner vertices (web edges)."""
-    return 2 * np.pi * (np.arange(n) + 0.5) / n
 
 
 class _HandBuilder:
@@ -167,7 +95,7 @@ class _HandBuilder:
         """Base loop (10, 3) of a finger; half_left/right: w extent of its -w / +w side from its axis."""
         mcp, d, lat, nrm, bones, radius = self.finger_frame(name)
         centre = mcp + d * BASE_OFFSET[name] * self.s.size
-        th = _ring_angles(FINGER_RING)
+        th = ring_angles(FINGER_RING)
         c, sn = np.cos(th), np.sin(th)
         half = np.where(c > 0, half_right, half_left)
         # corners sit on the web midpoint; interior points follow a rounded profile of the finger width
@@ -241,7 +169,8 @@ class _HandBuilder:
 
         # knuckle-level cross-section: C outline pushed slightly outwards (the knuckle bulge)
         kn_w = c_centre[0] + (c_pts[:, 1] - c_centre[0]) * 1.04
-        kn_n = c_centre[1] + (c_pts[:, 2] - c_centre[1]) * np.where(c_pts[:, 2] > c_centre[1], 1.18, 1.25) * s.palm_thickness
+        kn_n = c_centre[1] + ((c_pts[:, 2] - c_centre[1]) * np.where(c_pts[:, 2] > c_centre[1], 1.18, 1.25)
+                              * s.palm_thickness)
         # wrist-level section: the superellipse sampled at the same arc-length fractions as the loop C, so
         # that consecutive palm rings correspond point by point and stay monotone around the palm
         c_closed = np.concatenate([c_pts[:, 1:], c_pts[:1, 1:]])
@@ -255,7 +184,7 @@ class _HandBuilder:
 
         def palm_section(t):
             """Palm cross-section (34 points, local uwn) at fraction t in [0, 1] from wrist joint to knuckles."""
-            b = _smoothstep(t)
+            b = smoothstep(t)
             w = (1 - b) * wr_w + b * kn_w
             n = (1 - b) * wr_n + b * kn_n
             # palmar fullness (thenar / hypothenar pads) peaks mid-palm on the palmar side
@@ -351,7 +280,7 @@ class _HandBuilder:
             tips[name] = apex
 
         # ---- thumb ----
-        t_dirs = [_unit(v) for v in THUMB_DIRS]
+        t_dirs = [unit(v) for v in THUMB_DIRS]
         t_bones = np.array(THUMB_BONES) * s.thumb_length * s.size
         cmc = THUMB_CMC * s.size * np.array([s.palm_length, s.palm_width, 1.0])
         t_joints = [cmc]
@@ -360,10 +289,10 @@ class _HandBuilder:
         # thumb nail (dorsal) direction: between the hand's dorsal normal and the radial side
         for k in range(3):
             d = t_dirs[k]
-            back = _unit(np.array([0.0, 0.62, 0.78]) - d * np.dot(np.array([0.0, 0.62, 0.78]), d))
+            back = unit(np.array([0.0, 0.62, 0.78]) - d * np.dot(np.array([0.0, 0.62, 0.78]), d))
             joints[13 + k] = t_joints[k]
             bone_ends[13 + k] = t_joints[k + 1]
-            flex_axes[13 + k] = _unit(np.cross(back, d))
+            flex_axes[13 + k] = unit(np.cross(back, d))
             spread_axes[13 + k] = back
         hole_loop = [palm_rows[r0, c] for c in hole_cols]
         hole_loop += [palm_rows[r, hole_cols[-1]] for r in range(r0 + 1, r1 + 1)]
@@ -385,8 +314,8 @@ class _HandBuilder:
 
         def thumb_frame(sa):
             # smooth frame: blend directions near the joints
-            d = _unit(sum(t_dirs[k] * np.exp(-(((sa - (knots[k] + knots[k + 1]) / 2) / 0.02) ** 2)) for k in range(3)))
-            back = _unit(np.array([0.0, 0.62, 0.78]) - d * np.dot(np.array([0.0, 0.62, 0.78]), d))
+            d = unit(sum(t_dirs[k] * np.exp(-(((sa - (knots[k] + knots[k + 1]) / 2) / 0.02) ** 2)) for k in range(3)))
+            back = unit(np.array([0.0, 0.62, 0.78]) - d * np.dot(np.array([0.0, 0.62, 0.78]), d))
             lat_ = np.cross(back, d)
             return d, lat_, back
 
@@ -398,7 +327,7 @@ class _HandBuilder:
         t_cap_start = knots[3] - t_tip_r
         stations += list(np.linspace(knots[2], t_cap_start, THUMB_RINGS[2] + 1)[1:])
         prev = np.asarray(hole_loop)
-        th = _ring_angles(THUMB_RING)
+        th = ring_angles(THUMB_RING)
         for idx, sa in enumerate(stations):
             centre, _ = thumb_point(sa)
             d, lat_, back = thumb_frame(sa)
@@ -416,7 +345,8 @@ class _HandBuilder:
             centre, _ = thumb_point(sa)
             d, lat_, back = thumb_frame(sa)
             rad = t_tip_r * np.cos(beta)
-            pts = centre[None] + (np.cos(th) * rad)[:, None] * lat_[None] + (np.sin(th) * rad * 0.86)[:, None] * back[None]
+            pts = (centre[None] + (np.cos(th) * rad)[:, None] * lat_[None]
+                   + (np.sin(th) * rad * 0.86)[:, None] * back[None])
             ring = self.add(pts, 13, sa)
             mb.bridge(prev, ring)
             prev = ring
@@ -451,7 +381,7 @@ class _HandBuilder:
         )
 
     def _finger_ring(self, name, mcp, d, lat, nrm, sa, rad, first, prev):
-        th = _ring_angles(FINGER_RING)
+        th = ring_angles(FINGER_RING)
         c, sn = np.cos(th), np.sin(th)
         rn = rad * FINGER_FLATTEN
         ncoord = sn * rn * np.where(sn < 0, 1.08, 1.0)
@@ -466,6 +396,3 @@ def build_hand_geometry(shape: HandShape | None = None) -> HandGeometry:
     """The hand surface for the given shape factors (template when None)."""
     return _HandBuilder(shape or HandShape()).build()
 
-
-def shape_variant(**factors) -> HandShape:
-    return replace(HandShape(), **factors)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from handobjectconsist.synth.hand_geometry import HandGeometry
+from handobjectconsist.synth.hand_dimensions import HandGeometry
 
 FINGER_JOINTS = {"index": (1, 2, 3), "middle": (4, 5, 6), "pinky": (7, 8, 9), "ring": (10, 11, 12)}
 THUMB_JOINTS = (13, 14, 15)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 # Named views in MANO's frame: (direction towards the viewer, screen-up direction).
 VIEWS = {
     "back": ((0.0, 1.0, 0.0), (-1.0, 0.0, 0.0)),

@@ -6,7 +6,7 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse
 
-from handobjectconsist.synth.hand_geometry import FINGER_FIRST_JOINT, HandGeometry
+from handobjectconsist.synth.hand_dimensions import FINGER_FIRST_JOINT, HandGeometry
 
 NUM_JOINTS = 16
 # Blend centre (m along the chain from the joint) and width of the parent->child transition at each chain level.
@@ -19,7 +19,9 @@ def _sigmoid(x):
 
 
 def _chain_weights(s: np.ndarray, knots: np.ndarray, blend) -> np.ndarray:
-    """Weights (N, 4) over [root, level1, level2, level3] for arc lengths s (N,) along a chain with joints at knots (3,).
+    """Weights (N, 4) over [root, level1, level2, level3] for arc lengths s (N,).
+
+    The chain has its joints at arc lengths knots (3,).
 
     Telescoping differences of monotone sigmoids: non-negative and summing to 1.
     """

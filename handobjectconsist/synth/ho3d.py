@@ -47,7 +47,8 @@ PREFIX_OBJECT = {
     "MPM": "010_potted_meat_can", "SMu": "025_mug",
 }
 PRESETS = {
-    # train/ holds train, val and test sequences of the "objects" split (datasets/ho3dv2.py); evaluation/ the official test.
+    # train/ holds train, val and test sequences of the "objects" split (datasets/ho3dv2.py);
+    # evaluation/ the official test.
     "tiny": {"train": ("ABF11", "MC1", "SM2"), "evaluation": ("SM1",), "frames": 5, "supersample": 1},
     "demo": {"train": ("ABF10", "ABF11", "ABF12", "GPMF10", "GPMF12", "MC1", "MC4", "SM2", "SM4", "SMu40", "SS1",
                        "SS2"),

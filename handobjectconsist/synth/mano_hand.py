@@ -9,7 +9,7 @@ Frame (right hand, as MANO's template): metres, fingers along -x (wrist at +x), 
 +z, origin near the middle-finger MCP joint. The left hand is the mirror image (x negated).
 
 Shape space: beta_k moves the surface along finite-difference derivatives of the parametric generator, one
-anthropometric factor each (hand_geometry.HandShape): 0 overall size, 1 finger length, 2 palm width,
+anthropometric factor each (hand_dimensions.HandShape): 0 overall size, 1 finger length, 2 palm width,
 3 finger thickness, 4 palm length, 5 palm thickness, 6 thumb length, 7 finger spread, 8 thenar size,
 9 fingertip taper.  Pose space: components 1.. are grasp, spread, thumb opposition, pointing, knuckle-vs-finger
 bend, thumb curl, radial-vs-ulnar curl, then a seeded orthonormal completion.
@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from handobjectconsist.synth.hand_geometry import HandShape, build_hand_geometry
+from handobjectconsist.synth.hand_dimensions import HandShape
+from handobjectconsist.synth.hand_geometry import build_hand_geometry
 from handobjectconsist.synth.hand_pose_space import example_coefficients, orthonormal_components, relaxed_mean
 from handobjectconsist.synth.hand_rigging import joint_regressor, pose_correctives, skinning_weights
 

@@ -83,12 +83,12 @@ def _look_rotation(n_c, f_c, l_c, axes_rest):
     return np.stack([n_c, f_c, l_c], axis=1) @ axes_rest.T
 
 
-def _orthonormal(f, l):
-    """Right-handed (n, f, l) from approximate f, l with n = f x l."""
-    l = l / np.linalg.norm(l)
-    f = f - l * (f @ l)
+def _orthonormal(f, lat):
+    """Right-handed (n, f, l) from approximate f and l (``lat``), with n = f x l."""
+    lat = lat / np.linalg.norm(lat)
+    f = f - lat * (f @ lat)
     f = f / np.linalg.norm(f)
-    return np.cross(f, l), f, l
+    return np.cross(f, lat), f, lat
 
 
 def base_orientation(view: str, rng: np.random.Generator):
@@ -107,9 +107,9 @@ def base_orientation(view: str, rng: np.random.Generator):
         world_to_cam = np.array([[1, 0, 0], [0, c, -s], [0, s, c]]).T
         forward = world_to_cam @ forward_world
         roll = np.deg2rad(rng.uniform(-20, 20))
-        n, f, l = _orthonormal(forward, up)
-        l = axis_angle_to_matrix_np(f * roll) @ l
-        return _orthonormal(f, l)
+        n, f, lat = _orthonormal(forward, up)
+        lat = axis_angle_to_matrix_np(f * roll) @ lat
+        return _orthonormal(f, lat)
     if view == "third_person":
         up = np.array([rng.uniform(-0.5, 0.5), -1.0, rng.uniform(-0.3, 0.3)])
         az = np.deg2rad(rng.uniform(-150, 150))

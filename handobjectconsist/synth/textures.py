@@ -10,6 +10,7 @@ import math
 import numpy as np
 import torch
 
+
 def _wave_bank(frequency: float, octaves: int, seed: int, waves: int):
     """Random plane waves: wave vectors (octaves * waves, 3) in radians per unit, phases and amplitudes."""
     rng = np.random.default_rng([seed & 0xFFFFFFFF, 7919])

@@ -21,11 +21,11 @@ from libyana.camutils import project_points_np
 def read_ply(path: Path) -> tuple:
     """(verts (V, 3), faces (F, 3)) of an ASCII PLY with triangle faces."""
     lines = Path(path).read_text().splitlines()
-    n_v = int(next(l for l in lines if l.startswith("element vertex")).split()[-1])
-    n_f = int(next(l for l in lines if l.startswith("element face")).split()[-1])
+    n_v = int(next(line for line in lines if line.startswith("element vertex")).split()[-1])
+    n_f = int(next(line for line in lines if line.startswith("element face")).split()[-1])
     start = lines.index("end_header") + 1
-    verts = np.array([[float(x) for x in l.split()[:3]] for l in lines[start : start + n_v]])
-    faces = np.array([[int(x) for x in l.split()[1:4]] for l in lines[start + n_v : start + n_v + n_f]])
+    verts = np.array([[float(x) for x in line.split()[:3]] for line in lines[start : start + n_v]])
+    faces = np.array([[int(x) for x in line.split()[1:4]] for line in lines[start + n_v : start + n_v + n_f]])
     return verts, faces
 
 

@@ -14,8 +14,13 @@ import torch
 
 from handobjectconsist.errors import OutputWriteError, describe_os_error
 from handobjectconsist.interrupts import deferred_interrupts
-from handobjectconsist.models.trained import (CHECKPOINT_FORMAT, CheckpointError, load_checkpoint, load_model_state,
-                                              load_trained_model)
+from handobjectconsist.models.trained import (
+    CHECKPOINT_FORMAT,
+    CheckpointError,
+    load_checkpoint,
+    load_model_state,
+    load_trained_model,
+)
 from libyana.fileio import atomic_copy, atomic_open
 
 # Reading checkpoints lives in models.trained; its names stay importable here for the training code and for

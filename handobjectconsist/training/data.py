@@ -1,8 +1,9 @@
 """Datasets and loaders for training, consistency fine-tuning and validation, from the command-line flags
 (the one place that maps the flags of trainmeshreg and trainmeshwarp to datasets.build and DataLoaders)."""
 
+import os
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
@@ -16,6 +17,40 @@ from handobjectconsist.training.distributed import DistContext
 from handobjectconsist.training.toy_data import ToyHandObjectDataset, ToyPairs
 
 TOY_IMAGE_SIZE = (64, 36)
+MAX_DEFAULT_WORKERS = 8  # --workers default on CUDA: at most this many per process
+
+
+def default_workers(device: torch.device, local_processes: int = 1) -> int:
+    """--workers when not given: 0 on CPU (upstream's default; the model's own threads use the cores), on CUDA
+    min(8, usable CPUs / processes on this machine) so that the loader keeps up with the GPU.
+
+    Args:
+        device: this process's device.
+        local_processes: training processes sharing this machine's CPUs (torchrun's LOCAL_WORLD_SIZE).
+    """
+    if device.type != "cuda":
+        return 0
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(MAX_DEFAULT_WORKERS, cpus // max(1, local_processes)))
+
+
+def resolve_workers(args, device: torch.device) -> int:
+    """args.workers, or default_workers(device, LOCAL_WORLD_SIZE) when the flag was not given; stored back into args
+    (so opt.yaml records the number used)."""
+    if args.workers is None:
+        args.workers = default_workers(device, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return args.workers
+
+
+def split_workers(workers: int) -> Tuple[int, int]:
+    """trainmeshwarp's --workers over its (data, consist) loaders: 0 stays 0; otherwise each loader gets at least
+    one worker (upstream halved the count, so 1 became 0 and the loading ran in the training process); the consist
+    loader, which loads two frames per item, gets the odd one."""
+    if workers <= 0:
+        return 0, 0
+    if workers == 1:
+        return 1, 1
+    return workers // 2, workers - workers // 2
 
 
 def dataset_root(args, name: str) -> Path:
@@ -71,16 +106,20 @@ def build_dataset(args, name: str, split: str, mode: str, augment: bool, fractio
 def make_loader(dataset: Dataset, args, context: DistContext, generator: Optional[torch.Generator],
                 collate: Callable, workers: int, train: bool) -> DataLoader:
     """DataLoader of args.batch_size. train: shuffled, drop_last, split over the processes (DistributedSampler,
-    call loader.sampler.set_epoch each epoch); otherwise the fixed order, every sample once, this process only."""
+    call loader.sampler.set_epoch each epoch); otherwise the fixed order, every sample once, this process only.
+    On CUDA the batches come in pinned memory (asynchronous copies to the GPU) and the workers persist across
+    epochs (no restart cost per epoch; their random streams then continue instead of being reseeded from the
+    loader generator each epoch, see docs/differences-from-upstream.md on resumed runs)."""
     from handobjectconsist.datasets.handobjset import seed_worker
 
     sampler = None
     if context.distributed and train:
         sampler = DistributedSampler(dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True,
                                      seed=args.manual_seed, drop_last=True)
+    cuda = context.device.type == "cuda"
     return DataLoader(dataset, batch_size=args.batch_size, shuffle=train and sampler is None, sampler=sampler,
                       drop_last=train, num_workers=workers, collate_fn=collate, generator=generator,
-                      worker_init_fn=seed_worker, pin_memory=context.device.type == "cuda")
+                      worker_init_fn=seed_worker, pin_memory=cuda, persistent_workers=cuda and workers > 0)
 
 
 def require_one_batch(dataset: Dataset, args, context: DistContext, what: str, remedy: str) -> None:

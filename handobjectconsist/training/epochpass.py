@@ -1,14 +1,17 @@
-"""One pass over batches, the same for every trainer: interrupt check, forward of each part of a step, non-finite
-check, backward, ONE optimizer step per step (train), loss meters, evaluator, sample figures.
+"""One pass over batches, the same for every trainer: interrupt check, forward and backward of each part of a step,
+ONE host synchronisation for all loss values of the step, non-finite check, ONE optimizer step per step (train),
+loss meters, evaluator, sample figures.
 
 What a step is comes from a pluggable step object (handobjectconsist.training.steps): trainmeshreg's and the
 validation's step is one single-frame batch; trainmeshwarp's is a data batch and a consist batch whose gradients
 are accumulated by two backward calls before the step.
 """
 
+import math
+import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Dict, Iterable, Optional
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
@@ -45,6 +48,32 @@ def reduce_averages(meters: AverageMeters, context: DistContext, device: torch.d
     return {n: float(s / c) for n, (s, c) in zip(names, sums.tolist()) if c > 0}
 
 
+def _step_values(parts: List[Tuple[torch.Tensor, Dict]]) -> List[Tuple[float, Dict[str, float]]]:
+    """[(loss, {name: tensor | float | None})] of the parts of a step -> [(loss value, {name: value})], the
+    tensors (means of) copied to the host together: one synchronisation with the device instead of one per value.
+    None values are dropped; float values pass unchanged."""
+    tensors, slots = [], []
+    for loss, losses in parts:
+        slots.append(len(tensors))
+        tensors.append(loss.reshape(()))
+        for name, value in losses.items():
+            if isinstance(value, torch.Tensor):
+                tensors.append(value.detach().mean())
+    # float64 holds every float32/bfloat16 value exactly, so the numbers equal each tensor's own .item().
+    host = torch.stack([t.to(torch.float64) for t in tensors]).tolist() if tensors else []
+    out = []
+    for (loss, losses), slot in zip(parts, slots):
+        position, values = slot + 1, {}
+        for name, value in losses.items():
+            if isinstance(value, torch.Tensor):
+                values[name] = host[position]
+                position += 1
+            elif value is not None:
+                values[name] = float(value)
+        out.append((host[slot], values))
+    return out
+
+
 def epoch_pass(
     batches: Iterable,
     model: torch.nn.Module,
@@ -72,8 +101,9 @@ def epoch_pass(
         figure_dir: where sample figures go (None: no figures); one per part every display_freq steps.
         total: number of steps, for the progress bar when batches has no len().
     Returns:
-        {kind: {"losses": {name: average over processes}, "evaluator": HandObjectEvaluator (this process' samples)}}
-        for each kind of step.kinds; the first kind also averages "step_loss" when step.records_step_loss.
+        {kind: {"losses": {name: average over processes}, "evaluator": HandObjectEvaluator (this process' samples),
+        "timing": {"steps", "samples", "seconds", "loader_wait_s"} (wall clock of the whole pass; the same for every
+        kind)}} for each kind of step.kinds; the first kind also averages "step_loss" when step.records_step_loss.
     Raises:
         NonFiniteLossError naming the epoch, batch and kind when a loss is NaN/inf during training.
     """
@@ -83,11 +113,14 @@ def epoch_pass(
     evaluators = {kind: HandObjectEvaluator(center_idx=center_idx) for kind in step.kinds}
     bar = tqdm(batches, total=total, desc=f"{step.label} epoch {epoch}", leave=False,
                disable=not (progress and context.is_main))
+    wait, step_count, samples, started = 0.0, 0, 0, time.perf_counter()
+    ready = started
     for batch_idx, batch in enumerate(bar):
+        wait += time.perf_counter() - ready  # time this step waited for its batch (data loading)
         check_interrupt()
         if train:
             optimizer.zero_grad(set_to_none=True)
-        summed = 0.0
+        done = []
         for part in step.parts(batch, device):
             # Under DDP the gradients are all-reduced once per step: at the backward of the last part.
             last = part.kind == step.kinds[-1]
@@ -100,25 +133,56 @@ def epoch_pass(
             with grad_context:
                 loss, results, losses, extras = step.forward(model, part)
                 if train:
-                    if not all_finite(loss.detach(), context):
-                        raise NonFiniteLossError(
-                            f"non-finite {part.kind} loss ({loss.item()}) at epoch {epoch}, batch {batch_idx}; "
-                            f"stopping. The last checkpoint (previous epoch) is intact and can be resumed.")
                     loss.backward()
-            summed += loss.item()
+            done.append((part, loss.detach(), results, losses, extras))
+        # One host synchronisation per step: every loss value of every part comes back in one copy.
+        values = _step_values([(loss, losses) for _, loss, _, losses, _ in done])
+        if train:
+            # Checked after backward (which only fills .grad) and before optimizer.step, so a non-finite loss still
+            # leaves the weights untouched; all ranks stop together.
+            bad = next((i for i, (loss_value, _) in enumerate(values) if not math.isfinite(loss_value)), None)
+            if context.distributed:
+                ok = all_finite(torch.tensor(0.0 if bad is not None else 1.0, device=device), context)
+            else:
+                ok = bad is None
+            if not ok:
+                kind, value = (done[bad][0].kind, values[bad][0]) if bad is not None else ("(another process')", "")
+                raise NonFiniteLossError(
+                    f"non-finite {kind} loss ({value}) at epoch {epoch}, batch {batch_idx}; "
+                    f"stopping. The last checkpoint (previous epoch) is intact and can be resumed.")
+        summed = 0.0
+        for (part, _, results, _, extras), (loss_value, loss_values) in zip(done, values):
+            summed += loss_value
             batch_size = part.query[K.IMAGE].shape[0]
-            for name, value in losses.items():
-                if value is not None:
-                    value = value.detach().mean().item() if isinstance(value, torch.Tensor) else float(value)
-                    meters[part.kind].add_loss_value(name, value, n=batch_size)
+            for name, value in loss_values.items():
+                meters[part.kind].add_loss_value(name, value, n=batch_size)
             evaluators[part.kind].feed(part.query, results)
             if figure_dir is not None and display_freq > 0 and batch_idx % display_freq == 0 and context.is_main:
                 step.save_figure(part, results, extras, Path(figure_dir) / f"{part.kind}_epoch{epoch:04d}_batch"
                                                                          f"{batch_idx:06d}", epoch, batch_idx)
+        done_samples = sum(part.query[K.IMAGE].shape[0] for part, *_ in done)
+        del done
         if step.records_step_loss:
             meters[step.kinds[0]].add_loss_value("step_loss", summed, n=1)
         if train:
             optimizer.step()
         bar.set_postfix(loss=f"{summed:.4g}")
-    return {kind: {"losses": reduce_averages(meters[kind], context, device), "evaluator": evaluators[kind]}
-            for kind in step.kinds}
+        step_count += 1
+        samples += done_samples
+        ready = time.perf_counter()
+    timing = {"steps": step_count, "samples": samples, "seconds": time.perf_counter() - started, "loader_wait_s": wait}
+    return {kind: {"losses": reduce_averages(meters[kind], context, device), "evaluator": evaluators[kind],
+                   "timing": timing} for kind in step.kinds}
+
+
+def timing_line(label: str, epoch: int, timing: Dict, device: torch.device) -> str:
+    """One log line of an epoch's speed: steps, ms per step, samples per second (frames of every part), the share of
+    the time spent waiting for the data loader, and on CUDA the peak GPU memory (parsed by benchmarks/gpu_check.sh)."""
+    seconds = max(timing["seconds"], 1e-9)
+    line = (f"timing {label} epoch {epoch}: steps={timing['steps']} "
+            f"ms_per_step={1000 * seconds / max(timing['steps'], 1):.2f} "
+            f"samples_per_s={timing['samples'] / seconds:.2f} "
+            f"loader_wait_share={timing['loader_wait_s'] / seconds:.4f}")
+    if device.type == "cuda":
+        line += f" gpu_peak_mib={torch.cuda.max_memory_allocated(device) / 2**20:.1f}"
+    return line

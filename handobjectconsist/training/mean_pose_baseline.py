@@ -25,7 +25,7 @@ def main(argv: Optional[list] = None) -> int:
     val = build_dataset(args, args.val_dataset, args.val_split, "full", False, 1.0)
 
     def loader(dataset):
-        return DataLoader(dataset, batch_size=16, num_workers=args.workers, collate_fn=collate_samples)
+        return DataLoader(dataset, batch_size=16, num_workers=args.workers or 0, collate_fn=collate_samples)
 
     print(json.dumps(evaluate_baseline(loader(train), loader(val), args.center_idx), indent=1))
     return 0

@@ -14,7 +14,6 @@ import yaml
 
 from libyana.fileio import atomic_write_text
 
-
 CURVE_METRICS = (
     "total_loss",
     "recov_joint3d",

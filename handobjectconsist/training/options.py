@@ -1,8 +1,9 @@
 """Command-line flags of trainmeshreg.py and trainmeshwarp.py, with upstream names/defaults, and their run folder names.
 
-Upstream flags keep their names and defaults (docs/differences-from-upstream.md, K1; unused ones: D14). Additions: --data_root, --mano_root, --device,
---input_width, --pretrained, --encoder_arch, --mano_ncomps, --skeleton_regressor, --checkpoint_root, --exp_dir,
---train_batchnorm, --toy_size.
+Upstream flags keep their names and defaults (docs/differences-from-upstream.md, K1; unused ones: D14).
+Additions: --data_root, --mano_root, --device, --input_width, --pretrained (imagenet / none / a file), --encoder_arch,
+--mano_ncomps, --skeleton_regressor, --checkpoint_root, --exp_dir, --train_batchnorm, --toy_size, --amp,
+--channels_last. --workers defaults to "auto" (0 on CPU as upstream).
 """
 
 import argparse
@@ -55,8 +56,10 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--input_width", type=positive_int, default=None,
                        help="resize frames to this width (keeps the aspect ratio); default: native width")
     group.add_argument("--toy_size", type=positive_int, default=16, help="number of samples of the 'toy' dataset")
-    group.add_argument("--workers", type=non_negative_int, default=0,
-                       help="data-loader workers (split over train loaders)")
+    group.add_argument("--workers", type=non_negative_int, default=None,
+                       help="data-loader worker processes (trainmeshwarp: split over its two train loaders, each "
+                            "keeping at least 1); default: 0 on CPU (upstream), min(8, CPUs of this process / local "
+                            "processes) on CUDA")
     group.add_argument("--batch_size", type=positive_int, default=8,
                        help="per process (global batch = this x world size)")
 
@@ -67,7 +70,10 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--encoder_arch", default="resnet18", choices=["resnet18", "resnet34", "resnet50", "tiny"],
                        help="torchvision ResNet; 'tiny' is a 3-layer conv net for tests and smoke runs")
     group.add_argument("--pretrained", default=None,
-                       help="local torchvision ImageNet weights for the encoder (none: random init)")
+                       help="the encoder's initial weights: 'imagenet' (default, as the original: torchvision's "
+                            "ImageNet weights, downloaded once into torch's hub cache), 'none' (random), or the path "
+                            "of a local torchvision state dict; the 'tiny' test encoder is always random; with "
+                            "--resume the weights come from the checkpoint")
     group.add_argument("--mano_ncomps", type=positive_int, default=15, help="MANO PCA pose coefficients")
     group.add_argument("--skeleton_regressor", default=None,
                        help="(21, V) vertex-to-FPHAB-skeleton regressor file (.npy/.npz/.pkl 'adaptor'); "
@@ -115,6 +121,12 @@ def add_run_args(parser: argparse.ArgumentParser, epoch_display_freq: int = 1) -
     group.add_argument("--evaluate", action="store_true", help="one validation pass (needs --resume)")
     group.add_argument("--manual_seed", type=int, default=0)
     group.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    group.add_argument("--amp", action="store_true",
+                       help="CUDA only: run the image encoder under bfloat16 autocast (heads, MANO, rasteriser, warp "
+                            "and losses stay float32); no effect on CPU (a warning says so)")
+    group.add_argument("--channels_last", action="store_true",
+                       help="CUDA only: encoder weights and input images in channels-last memory format; no effect "
+                            "on CPU (a warning says so)")
     group.add_argument("--pyapt_id", default=None, help="no effect (the original's cluster marker file)")
     group.add_argument("--eval_freq", type=int, default=10, help="validate when epoch %% eval_freq == 0; -1 never")
     group.add_argument("--display_freq", type=int, default=500, help="save a sample figure every N batches")

@@ -6,7 +6,6 @@ from typing import Dict
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
 from handobjectconsist.datasets import sample_keys as SK
 from handobjectconsist.mano.joints import SKELETON_LINKS
@@ -41,7 +40,8 @@ def save_sample_figure(batch: Dict, results: Dict, path, max_rows: int = 4) -> P
         ax = axes[row, 0]
         ax.imshow(image)
         if SK.JOINTS2D in batch and SK.AFFINE in batch:
-            gt2d = apply_affine_2d(batch[SK.JOINTS2D][row : row + 1].cpu().float(), batch[SK.AFFINE][row : row + 1].cpu())
+            gt2d = apply_affine_2d(batch[SK.JOINTS2D][row : row + 1].cpu().float(),
+                                   batch[SK.AFFINE][row : row + 1].cpu())
             _draw_hand(ax, gt2d[0].numpy(), "limegreen", "GT joints")
         if "joints2d" in results:
             _draw_hand(ax, results["joints2d"][row].detach().cpu().float().numpy(), "red", "pred joints")

@@ -3,7 +3,10 @@
 Process setup and teardown, the command-line exit code, (re)building MeshRegNet from flags or a checkpoint, the
 optimizer state of a resumed run, the validation pass, and the epoch loop around each trainer's training pass:
 sampler epochs, then after the pass the LR step, validation when due, the checkpoint (which holds the random states
-at that point, so a resumed run continues exactly like an uninterrupted one) and a barrier.
+at that point, so a resumed run continues exactly like an uninterrupted one ON CPU; on CUDA the backward of
+grid_sample and index_put and cuDNN's algorithm choice are not deterministic, and with loader workers the persistent
+workers' random streams are not checkpointed, so a resumed CUDA run continues statistically, not bit for bit) and a
+barrier.
 """
 
 import argparse
@@ -22,9 +25,14 @@ from handobjectconsist.entry import run_main, user_error_message
 from handobjectconsist.errors import Interrupted
 from handobjectconsist.interrupts import deferred_interrupts
 from handobjectconsist.models import LOSS_LAMBDA_DEFAULTS, MODEL_OPTION_KEYS, MeshRegNet, predicts_shape
-from handobjectconsist.models.encoder import TINY_ARCH
-from handobjectconsist.training.checkpoints import (CheckpointError, atomic_copy, load_model_state,
-                                                   save_training_checkpoint)
+from handobjectconsist.models.encoder import IMAGENET_WEIGHTS, RANDOM_WEIGHTS, TINY_ARCH
+from handobjectconsist.training.checkpoints import (
+    CheckpointError,
+    atomic_copy,
+    load_model_state,
+    save_training_checkpoint,
+)
+from handobjectconsist.training.data import resolve_workers
 from handobjectconsist.training.distributed import DistContext, barrier, cleanup, init_distributed
 from handobjectconsist.training.epochpass import NonFiniteLossError, epoch_pass
 from handobjectconsist.training.monitor import Monitor
@@ -43,6 +51,11 @@ def run_in_context(args: argparse.Namespace, body: Callable[[argparse.Namespace,
     context = init_distributed(args.device)
     logging.basicConfig(level=logging.INFO if context.is_main else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    resolve_workers(args, context.device)
+    if context.device.type == "cuda":
+        # Every batch of a run has the same shapes (fixed --input_width and --batch_size, drop_last in training),
+        # so cuDNN's per-shape algorithm search pays off after the first step.
+        torch.backends.cudnn.benchmark = True
     try:
         return body(args, context)
     finally:
@@ -173,18 +186,44 @@ def freeze_batchnorm_momentum(model: torch.nn.Module) -> None:
             module.momentum = 0.0
 
 
+def resolve_pretrained(args, checkpoint: Optional[Dict], logger: logging.Logger) -> None:
+    """Set args.pretrained to the encoder's initial weights as opt.yaml records them: --pretrained, by default
+    'imagenet' ('none' for the tiny test encoder); when resuming, the checkpoint's own record (the weights come
+    from the checkpoint; a --pretrained given anyway is said to have no effect)."""
+    if checkpoint is not None:
+        if args.pretrained is not None:
+            logger.warning("--pretrained has no effect with --resume: the encoder's weights come from %s",
+                           checkpoint.get("path"))
+        args.pretrained = checkpoint.get("opts", {}).get("pretrained")
+    elif args.pretrained is None:
+        args.pretrained = RANDOM_WEIGHTS if args.encoder_arch == TINY_ARCH else IMAGENET_WEIGHTS
+
+
 def build_meshregnet(args, opts: Dict, checkpoint: Optional[Dict], logger: logging.Logger) -> MeshRegNet:
     """MeshRegNet from the model options `opts`; with a checkpoint its weights are loaded (strictly), otherwise the
-    encoder starts from --pretrained. --freeze_batchnorm applies in both cases."""
+    encoder starts from --pretrained (resolved by resolve_pretrained). --freeze_batchnorm applies in both cases."""
     model = MeshRegNet.from_options(opts, pretrained=None if checkpoint else args.pretrained)
     if checkpoint is not None:
         load_model_state(model, checkpoint)
         logger.info("resumed model from %s (epoch %d)", checkpoint["path"], checkpoint["epoch"])
-    elif not args.pretrained and opts["encoder_arch"] != TINY_ARCH:
-        logger.warning("encoder %s: no --pretrained file given, starting from RANDOM weights", opts["encoder_arch"])
+    elif args.pretrained == RANDOM_WEIGHTS and opts["encoder_arch"] != TINY_ARCH:
+        logger.warning("encoder %s: --pretrained none, starting from RANDOM weights", opts["encoder_arch"])
     if args.freeze_batchnorm:
         freeze_batchnorm_momentum(model)
     return model
+
+
+def apply_speed_flags(args, model: MeshRegNet, device: torch.device, logger: logging.Logger) -> None:
+    """--amp (bfloat16 autocast of the encoder) and --channels_last on CUDA; on CPU one warning line says that they
+    have no effect (CPU bfloat16 convolutions are slower than float32 on most CPUs)."""
+    wanted = [flag for flag in ("amp", "channels_last") if getattr(args, flag, False)]
+    if not wanted:
+        return
+    if device.type != "cuda":
+        logger.warning("%s: no effect on %s (CUDA only)", " and ".join(f"--{flag}" for flag in wanted), device)
+        return
+    model.set_encoder_precision(torch.bfloat16 if args.amp else None, channels_last=args.channels_last)
+    logger.info("encoder: %s", ", ".join(["bfloat16 autocast"] * args.amp + ["channels-last"] * args.channels_last))
 
 
 def restore_optimizer(args, checkpoint: Dict, optimizer: torch.optim.Optimizer, scheduler: Optional[object],

@@ -2,8 +2,9 @@
 
 Each sample is drawn deterministically from (seed, index): a MANO hand (random root rotation and finger pose,
 GT layer flat_hand_mean=True with 48-D axis-angle, as the datasets) about 0.5 m in front of the camera, a random
-object (a point cloud with `obj_verts` vertices, or 8..obj_verts when vary_obj_verts) next to it, an integer translation jitter as AFFINE, and an image
-with Gaussian blobs at the projected joints and object vertices (so a network can learn something from it).
+object (a point cloud with `obj_verts` vertices, or 8..obj_verts when vary_obj_verts) next to it, an integer
+translation jitter as AFFINE, and an image with Gaussian blobs at the projected joints and object vertices (so a
+network can learn something from it).
 """
 
 from typing import Dict, Optional, Tuple

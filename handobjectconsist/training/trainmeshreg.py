@@ -15,12 +15,25 @@ from handobjectconsist.entry import warn_unused_flags
 from handobjectconsist.errors import UsageError
 from handobjectconsist.training.checkpoints import load_checkpoint, restore_rng_states
 from handobjectconsist.training.data import build_train_loader, build_val_loader, default_skeleton_regressor
-from handobjectconsist.training.epochpass import epoch_pass
+from handobjectconsist.training.epochpass import epoch_pass, timing_line
 from handobjectconsist.training.monitor import Monitor
 from handobjectconsist.training.options import UNUSED_TRAINING_FLAGS, experiment_name, trainmeshreg_parser
-from handobjectconsist.training.session import (EpochLoop, build_meshregnet, build_optimizer, build_scheduler,
-                                                distributed_model, exit_code, experiment_folder, loader_generator,
-                                                model_options, restore_optimizer, run_in_context, validate)
+from handobjectconsist.training.session import (
+    EpochLoop,
+    apply_speed_flags,
+    build_meshregnet,
+    build_optimizer,
+    build_scheduler,
+    distributed_model,
+    exit_code,
+    experiment_folder,
+    loader_generator,
+    model_options,
+    resolve_pretrained,
+    restore_optimizer,
+    run_in_context,
+    validate,
+)
 from handobjectconsist.training.steps import SingleFrameStep
 from libyana.seeding import set_all_seeds
 
@@ -50,6 +63,7 @@ def _run(args, context) -> Dict:
         raise UsageError("--evaluate needs --resume <checkpoint.pth> (the model to evaluate)")
     set_all_seeds(args.manual_seed)
     checkpoint = load_checkpoint(args.resume) if args.resume else None
+    resolve_pretrained(args, checkpoint, LOGGER)
     if checkpoint is None and args.skeleton_regressor is None:
         found = default_skeleton_regressor(args)
         if found is not None:
@@ -60,6 +74,7 @@ def _run(args, context) -> Dict:
     opts = model_options(args, checkpoint, LOGGER)
     exp_dir = resolve_exp_dir(args, checkpoint)
     model = build_meshregnet(args, opts, checkpoint, LOGGER).to(device)
+    apply_speed_flags(args, model, device, LOGGER)
     optimizer = build_optimizer(args, model)
     scheduler = build_scheduler(args, optimizer)
     start_epoch = 0
@@ -92,6 +107,7 @@ def _run(args, context) -> Dict:
                                  train_batchnorm=args.train_batchnorm,
                                  figure_dir=exp_dir / "images" if show else None, display_freq=args.display_freq,
                                  center_idx=args.center_idx)["train"]
+                LOGGER.info("%s", timing_line("train", epoch, out["timing"], device))
                 train_metrics = {**out["losses"], **out["evaluator"].summary(),
                                  "lr": optimizer.param_groups[0]["lr"]}
                 monitor.log_epoch("train", epoch, train_metrics)

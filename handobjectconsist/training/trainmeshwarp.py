@@ -33,15 +33,31 @@ from handobjectconsist.entry import warn_unused_flags
 from handobjectconsist.errors import UsageError
 from handobjectconsist.models.warpreg import WarpRegNet
 from handobjectconsist.training.checkpoints import load_checkpoint, restore_rng_states
-from handobjectconsist.training.data import build_pair_loader, build_train_loader, build_val_loader
+from handobjectconsist.training.data import build_pair_loader, build_train_loader, build_val_loader, split_workers
 from handobjectconsist.training.distributed import DistContext
-from handobjectconsist.training.epochpass import epoch_pass
+from handobjectconsist.training.epochpass import epoch_pass, timing_line
 from handobjectconsist.training.monitor import Monitor
-from handobjectconsist.training.options import (UNUSED_TRAINING_FLAGS, UNUSED_WARP_FLAGS, experiment_name,
-                                                trainmeshwarp_parser)
-from handobjectconsist.training.session import (EpochLoop, build_meshregnet, build_optimizer, build_scheduler,
-                                                distributed_model, exit_code, experiment_folder, loader_generator,
-                                                model_options, restore_optimizer, run_in_context)
+from handobjectconsist.training.options import (
+    UNUSED_TRAINING_FLAGS,
+    UNUSED_WARP_FLAGS,
+    experiment_name,
+    trainmeshwarp_parser,
+)
+from handobjectconsist.training.session import (
+    EpochLoop,
+    apply_speed_flags,
+    build_meshregnet,
+    build_optimizer,
+    build_scheduler,
+    distributed_model,
+    exit_code,
+    experiment_folder,
+    loader_generator,
+    model_options,
+    resolve_pretrained,
+    restore_optimizer,
+    run_in_context,
+)
 from handobjectconsist.training.steps import ConsistencyStep
 from libyana.seeding import set_all_seeds
 
@@ -50,14 +66,14 @@ LOGGER = logging.getLogger("trainmeshwarp")
 
 # ------------------------------------------------------------------------------------------------------ data
 def build_loaders(args, context: DistContext, generator: torch.Generator):
-    """(data loader, consist loader, val loader or None on non-main ranks or with --eval_freq -1); workers split
-    over the two train loaders, as upstream."""
+    """(data loader, consist loader, val loader or None on non-main ranks or with --eval_freq -1); --workers split
+    over the two train loaders (data.split_workers: never 0 from a positive count, unlike upstream's halving)."""
     if len(args.train_datasets) != 1 or len(args.train_splits) != 1:
         raise UsageError("trainmeshwarp uses one --train_datasets / --train_splits pair (got "
                          f"{args.train_datasets} / {args.train_splits})")
-    workers = args.workers // 2
-    data_loader = build_train_loader(args, context, generator, workers=workers)
-    consist_loader = build_pair_loader(args, context, generator, workers=workers)
+    data_workers, consist_workers = split_workers(args.workers)
+    data_loader = build_train_loader(args, context, generator, workers=data_workers)
+    consist_loader = build_pair_loader(args, context, generator, workers=consist_workers)
     if context.is_main:
         LOGGER.info(consist_loader.dataset.gap_summary())
     val_loader = None
@@ -105,6 +121,7 @@ def _run(args, context) -> Dict:
     device = context.device
     set_all_seeds(args.manual_seed)
     checkpoint = load_checkpoint(args.resume) if args.resume else None
+    resolve_pretrained(args, checkpoint, LOGGER)
     from_warp = checkpoint is not None and "warp_state" in checkpoint
     check_same_fraction(args, checkpoint)
     opts = {**model_options(args, checkpoint, LOGGER), "command": "trainmeshwarp"}
@@ -119,6 +136,7 @@ def _run(args, context) -> Dict:
         warp.load_state_dict({**{f"meshregnet.{k}": v for k, v in meshregnet.state_dict().items()},
                               **checkpoint["warp_state"]})
     warp.to(device)
+    apply_speed_flags(args, meshregnet, device, LOGGER)
     optimizer = build_optimizer(args, meshregnet)
     scheduler = build_scheduler(args, optimizer)
     start_epoch = 0
@@ -148,6 +166,7 @@ def _run(args, context) -> Dict:
                                  context=context, train_batchnorm=args.train_batchnorm,
                                  figure_dir=exp_dir / "images" if show else None, display_freq=args.display_freq,
                                  center_idx=args.center_idx, total=steps)
+                LOGGER.info("%s", timing_line("warp", epoch, out["train"]["timing"], device))
                 monitor.log_epoch("train", epoch, {**out["train"]["losses"], **out["train"]["evaluator"].summary(),
                                                    "lr": optimizer.param_groups[0]["lr"]})
                 monitor.log_epoch("consist", epoch, {**out["consist"]["losses"],

@@ -1,4 +1,6 @@
-"""Qualitative comparison figure of hand-object reconstructions (the visualize.py demo; docs/differences-from-upstream.md, K7).
+"""Qualitative comparison figure of hand-object reconstructions.
+
+The visualize.py demo; docs/differences-from-upstream.md, K7.
 
 One figure per image: a "Ground Truth" row, then one row per model. Columns:
   1. the image on a white square canvas (side max(H, W), image at the top-left so pixel coordinates are unchanged)

@@ -22,8 +22,8 @@ import torch
 from tqdm import tqdm
 
 from handobjectconsist.datasets import sample_keys as K
-from handobjectconsist.datasets.collate import collate_samples
 from handobjectconsist.datasets.build import build_eval_dataset
+from handobjectconsist.datasets.collate import collate_samples
 from handobjectconsist.devices import move_to_device, resolve_device
 from handobjectconsist.entry import Parser, non_negative_int, positive_float, positive_int, run_main
 from handobjectconsist.errors import UsageError, UserError
@@ -74,7 +74,8 @@ def check_checkpoints(paths: Sequence[Union[str, Path]], names: Sequence[str]) -
         problems.append("\n".join(lines))
     if problems:
         raise MissingCheckpointError(
-            f"--resumes: missing checkpoints {', '.join(missing)}; how to make them:\n" + "\n".join(problems) + "\n  (The released upstream models are not compatible "
+            f"--resumes: missing checkpoints {', '.join(missing)}; how to make them:\n" + "\n".join(problems)
+            + "\n  (The released upstream models are not compatible "
             "with this re-implementation; `make demo` trains small models on synthetic data and runs this script.)")
 
 
@@ -186,7 +187,8 @@ def visualize_parser() -> argparse.ArgumentParser:
                         "full: every frame")
     p.add_argument("--max_val", type=positive_float, default=0.1, help="3D error (m) at the top of the jet colour map")
     p.add_argument("--batch_size", type=positive_int, default=4)
-    p.add_argument("--workers", type=non_negative_int, default=0, help="accepted for compatibility; frames are read in-process")
+    p.add_argument("--workers", type=non_negative_int, default=0,
+                   help="accepted for compatibility; frames are read in-process")
     p.add_argument("--resumes", nargs="+", default=list(DEFAULT_RESUMES), help="checkpoints, one per model row")
     p.add_argument("--model_names", nargs="+", default=list(DEFAULT_MODEL_NAMES),
                    help="row titles ('Ground Truth' is prepended)")
@@ -196,7 +198,8 @@ def visualize_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--input_width", type=positive_int, default=None,
                    help="frame width fed to every network (default: each model's own training --input_width)")
-    p.add_argument("--display_width", type=positive_int, default=None, help="frame width in the figures (default: stored)")
+    p.add_argument("--display_width", type=positive_int, default=None,
+                   help="frame width in the figures (default: stored)")
     p.add_argument("--out_dir", default=None, help="output folder (default checkpoints/{dataset}/{com})")
     p.add_argument("--max_images", type=positive_int, default=None, help="draw at most this many images")
     return p

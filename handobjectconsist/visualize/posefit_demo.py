@@ -22,8 +22,8 @@ from PIL import Image
 from handobjectconsist.consistency.posefit import fit_rigid_motions, move_rigidly
 from handobjectconsist.datasets import FPHAB, HandObjectDataset
 from handobjectconsist.datasets import sample_keys as K
-from handobjectconsist.mano import ManoLayer
 from handobjectconsist.datasets.locate import dataset_folder
+from handobjectconsist.mano import ManoLayer
 from handobjectconsist.visualize.posefit_gif import posefit_frames, write_gif
 from libyana.camutils import project_points
 

@@ -149,8 +149,9 @@ def posefit_frames(states: Sequence[FitState], image_query: torch.Tensor, image_
     reference = _titled(_zoom(reference, box), labels[0], font)
     query = _to_uint8(image_query)
     query_background = image_query[None].detach().float() + 0.5
-    colors = torch.cat([torch.tensor(HAND_RGB).expand(hand_truth.shape[0], 3),
-                        torch.tensor(OBJ_RGB).expand(obj_truth.shape[0], 3)])[None]
+    device = states[0].hand_verts.device
+    colors = torch.cat([torch.tensor(HAND_RGB, device=device).expand(hand_truth.shape[0], 3),
+                        torch.tensor(OBJ_RGB, device=device).expand(obj_truth.shape[0], 3)])[None]
     max_flow = max(float(state.flow.norm(dim=0).max()) for state in states) or 1.0
     max_error = max(float(state.error.max()) for state in states) or 1.0
     curve_picture, x_of, (top, bottom) = _curve_panel(curves, (2 * width, height))

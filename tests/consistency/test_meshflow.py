@@ -1,10 +1,10 @@
 """mesh_pair_flow against analytic rigid motions of planes, occluders, ignored faces and gradients."""
 
 import torch
-from tests.consistency.consistency_scenes import grid_plane, intrinsics, pixel_rays, project, rotation
 
 from handobjectconsist.consistency.meshflow import mesh_pair_flow
 from libyana.meshutils import concat_meshes
+from tests.consistency.consistency_scenes import grid_plane, intrinsics, pixel_rays, project, rotation
 
 HEIGHT, WIDTH = 72, 96
 FOCAL, CU, CV = 80.0, 47.3, 35.6
@@ -29,7 +29,7 @@ def plane_box(half, depth, offset=(0.0, 0.0)):
 def test_fronto_parallel_translation_gives_the_exact_constant_flow(device):
     K = K_CPU.to(device)
     verts, faces = grid_plane(0.5, 0.5, 2.0, 4)
-    shift = torch.tensor([0.1, -0.05, 0.0], dtype=torch.float64)
+    shift = torch.tensor([0.1, -0.05, 0.0], dtype=torch.float64, device=device)
     result = mesh_pair_flow((verts + shift)[None], verts[None], faces, K, K, (HEIGHT, WIDTH))
     expected = (FOCAL * 0.1 / 2.0, FOCAL * -0.05 / 2.0)  # 4 px right, 2 px up
     box = plane_box(0.5, 2.0)
@@ -54,11 +54,11 @@ def test_rotated_tilted_plane_matches_ray_cast_motion(device):
     K = K_CPU.to(device)
     depth = 2.0
     verts, faces = grid_plane(0.6, 0.6, 0.0, 12)
-    centre = torch.tensor([0.05, -0.02, depth], dtype=torch.float64)
+    centre = torch.tensor([0.05, -0.02, depth], dtype=torch.float64, device=device)
     tilt = rotation("x", 25.0)
     verts_ref = verts @ tilt.T + centre
     motion = rotation("y", 10.0) @ rotation("z", 5.0)
-    translation = torch.tensor([0.04, 0.03, 0.1], dtype=torch.float64)
+    translation = torch.tensor([0.04, 0.03, 0.1], dtype=torch.float64, device=device)
     verts_query = (verts_ref - centre) @ motion.T + centre + translation
     result = mesh_pair_flow(verts_query[None], verts_ref[None], faces, K, K, (HEIGHT, WIDTH))
 
@@ -81,7 +81,7 @@ def test_rotated_tilted_plane_matches_ray_cast_motion(device):
 def test_flow_gradient_reaches_only_the_query_vertices(device):
     K = K_CPU.to(device)
     verts, faces = grid_plane(0.5, 0.5, 2.0, 3)
-    shift = torch.tensor([0.02, 0.01, 0.0], dtype=torch.float64, requires_grad=True)
+    shift = torch.tensor([0.02, 0.01, 0.0], dtype=torch.float64, requires_grad=True, device=device)
     verts_ref = verts[None].clone().requires_grad_(False)
     result = mesh_pair_flow(verts[None] + shift, verts_ref, faces, K, K, (HEIGHT, WIDTH))
     assert not result.mask_ref.requires_grad and not result.mask_query.requires_grad
@@ -106,7 +106,7 @@ def test_ignored_faces_are_excluded(device):
     verts, faces = grid_plane(0.5, 0.5, 2.0, 4)
     centroids_x = verts[faces].mean(1)[:, 0]
     ignore = torch.nonzero(centroids_x < 0).squeeze(1)  # the left half of the square
-    shift = torch.tensor([0.02, 0.0, 0.0], dtype=torch.float64)
+    shift = torch.tensor([0.02, 0.0, 0.0], dtype=torch.float64, device=device)
     result = mesh_pair_flow((verts + shift)[None], verts[None], faces, K, K, (HEIGHT, WIDTH), ignore_face_ids=ignore)
     box = plane_box(0.5, 2.0)
     mask = result.mask_ref[0, 0].bool()
@@ -122,8 +122,9 @@ def test_pixels_hidden_by_a_moving_occluder_are_masked(device):
     K = K_CPU.to(device)
     background, bg_faces = grid_plane(2.0, 1.5, 3.0, 2)  # covers the whole image
     occluder, occ_faces = grid_plane(0.1, 0.1, 1.5, 1)
-    occluder_ref = occluder + torch.tensor([-0.1, 0.0, 0.0], dtype=torch.float64)
-    occluder_query = occluder_ref + torch.tensor([0.3, 0.0, 0.0], dtype=torch.float64)  # 16 px to the right
+    occluder_ref = occluder + torch.tensor([-0.1, 0.0, 0.0], dtype=torch.float64, device=device)
+    occluder_query = occluder_ref + torch.tensor([0.3, 0.0, 0.0], dtype=torch.float64,
+                                                 device=device)  # 16 px to the right
     verts_ref, faces = concat_meshes([background[None], occluder_ref[None]], [bg_faces, occ_faces])
     verts_query, _ = concat_meshes([background[None], occluder_query[None]], [bg_faces, occ_faces])
     result = mesh_pair_flow(verts_query, verts_ref, faces[0], K, K, (HEIGHT, WIDTH))
@@ -154,11 +155,11 @@ def test_round_trip_threshold_is_a_fraction_of_the_longer_image_side(device):
     from handobjectconsist.consistency.meshflow import forward_backward_consistency
 
     height, width = 50, 100  # threshold 0.03 -> 3 px on both axes (upstream's square render of side 100)
-    flow_a = torch.zeros(1, 2, height, width)
+    flow_a = torch.zeros(1, 2, height, width, device=device)
     flow_a[:, 1] = 4.2  # rows move down by 4.2 px; the nearest pixel is 4 rows below
-    surface_b = torch.ones(1, 1, height, width, dtype=torch.bool)
+    surface_b = torch.ones(1, 1, height, width, dtype=torch.bool, device=device)
     for back, kept in [(-1.5, True), (-6.9, True), (-7.1, False), (-0.9, False)]:
-        flow_b = torch.zeros(1, 2, height, width)
+        flow_b = torch.zeros(1, 2, height, width, device=device)
         flow_b[:, 1] = back  # round-trip error |4 + back| rows
         valid = forward_backward_consistency(flow_a, flow_b, surface_b, 0.03)[0, 0]
         assert not valid[height - 4:].any()  # the nearest pixel falls below the image

@@ -3,13 +3,13 @@
 import math
 
 import torch
-from tests.consistency.consistency_scenes import grid_plane, intrinsics, rotation
 
 from handobjectconsist.consistency.meshflow import MeshPairFlow, mesh_pair_flow
 from handobjectconsist.consistency.pairloss import pair_photometric_loss
 from handobjectconsist.consistency.warping import pixel_grid
 from handobjectconsist.render import interpolate_attributes, rasterize
 from libyana.camutils import project_points
+from tests.consistency.consistency_scenes import grid_plane, intrinsics, rotation
 
 HEIGHT, WIDTH = 72, 96
 K_CPU = intrinsics(80.0, 47.5, 35.5, dtype=torch.float32)
@@ -25,17 +25,17 @@ def constant_flow_pair(du, height=12, width=16):
 def test_masks_combine_warp_validity_padding_and_flow_mask(device):
     height, width = 12, 16
     torch.manual_seed(0)
-    image_query = torch.rand(1, 3, height, width)
-    image_ref = torch.rand(1, 3, height, width)
-    jitter_query = torch.ones(1, 1, height, width)
+    image_query = torch.rand(1, 3, height, width, device=device)
+    image_ref = torch.rand(1, 3, height, width, device=device)
+    jitter_query = torch.ones(1, 1, height, width, device=device)
     jitter_query[..., :, -3:] = 0  # query padding on its 3 rightmost columns
-    jitter_ref = torch.ones(1, 1, height, width)
+    jitter_ref = torch.ones(1, 1, height, width, device=device)
     jitter_ref[..., :2, :] = 0  # reference padding on its 2 top rows
     flow = constant_flow_pair(2.5)
     flow.mask_ref[..., 5, 4] = 0
     loss, out = pair_photometric_loss(image_query, image_ref, jitter_query, jitter_ref, flow)
     # reference column j samples query columns floor(j+2.5) and +1; both must be < width - 3
-    expected = torch.zeros(height, width)
+    expected = torch.zeros(height, width, device=device)
     expected[2:, : width - 6] = 1
     expected[5, 4] = 0
     assert torch.equal(out["mask_fwd"][0, 0], expected)
@@ -49,7 +49,7 @@ def test_masks_combine_warp_validity_padding_and_flow_mask(device):
 
 def test_backward_term_is_added_when_requested(device):
     torch.manual_seed(1)
-    images = torch.rand(2, 1, 3, 12, 16)
+    images = torch.rand(2, 1, 3, 12, 16, device=device)
     flow = constant_flow_pair(-1.0)
     forward_only, _ = pair_photometric_loss(images[0], images[1], None, None, flow)
     both, out = pair_photometric_loss(images[0], images[1], None, None, flow, use_backward=True)
@@ -62,12 +62,12 @@ def test_self_pair_gives_exactly_zero_loss(device):
     K = K_CPU.to(device)
     verts, faces = grid_plane(0.3, 0.3, 1.0, 4, dtype=torch.float32)
     torch.manual_seed(2)
-    image = torch.rand(1, 3, HEIGHT, WIDTH) - 0.5
+    image = torch.rand(1, 3, HEIGHT, WIDTH, device=device) - 0.5
     flow = mesh_pair_flow(verts[None], verts[None], faces, K, K, (HEIGHT, WIDTH))
     for criterion in ("l1", "l2", "ssim"):
         loss, out = pair_photometric_loss(image, image, None, None, flow, use_backward=True, criterion=criterion)
         assert out["mask_fwd"].sum() > 500
-        assert torch.allclose(loss, torch.zeros(1), atol=1e-6)
+        assert torch.allclose(loss, torch.zeros(1, device=device), atol=1e-6)
 
 
 # ---- end to end on a rendered, textured scene ---------------------------------------------------------------
@@ -125,7 +125,7 @@ def test_minimising_the_loss_recovers_the_query_translation(device):
     verts_ref, verts_query, faces, colours = textured_scene()
     image_ref = render(verts_ref, faces, colours)
     image_query = render(verts_query, faces, colours)
-    offset = torch.tensor([0.05, -0.04, 0.02], requires_grad=True)  # about 4 px and 3 px in the image
+    offset = torch.tensor([0.05, -0.04, 0.02], requires_grad=True, device=device)  # about 4 px and 3 px in the image
     optimizer = torch.optim.Adam([offset], lr=0.004)
     for _ in range(30):
         flow = mesh_pair_flow(verts_query + offset, verts_ref, faces, K, K, (HEIGHT, WIDTH))

@@ -20,16 +20,16 @@ def smooth_image(u, v):
     )
 
 
-def image_on_grid(height, width, dtype=torch.float64):
-    grid = pixel_grid(height, width, dtype=dtype)
+def image_on_grid(height, width, dtype=torch.float64, device="cpu"):
+    grid = pixel_grid(height, width, dtype=dtype, device=device)
     return smooth_image(grid[0], grid[1]).unsqueeze(0)
 
 
 @pytest.mark.parametrize("size", [(17, 23), (270, 480), (135, 240)])
 def test_zero_flow_is_exact_identity(size, device):
     torch.manual_seed(0)
-    image = torch.rand(2, 3, *size)
-    warped, valid = backward_warp(image, torch.zeros(2, 2, *size))
+    image = torch.rand(2, 3, *size, device=device)
+    warped, valid = backward_warp(image, torch.zeros(2, 2, *size, device=device))
     assert torch.equal(warped, image)
     assert bool(valid.all())
 
@@ -39,8 +39,8 @@ def test_integer_shift_is_exact_pixel_shift(shift, device):
     torch.manual_seed(1)
     dx, dy = shift
     height, width = 12, 15
-    image = torch.rand(1, 3, height, width)
-    flow = torch.zeros(1, 2, height, width)
+    image = torch.rand(1, 3, height, width, device=device)
+    flow = torch.zeros(1, 2, height, width, device=device)
     flow[:, 0], flow[:, 1] = dx, dy
     warped, valid = backward_warp(image, flow)
     for i in range(height):
@@ -57,11 +57,11 @@ def test_integer_shift_is_exact_pixel_shift(shift, device):
 def test_subpixel_shift_matches_analytic_shifted_image(shift, device):
     height, width = 40, 50
     dx, dy = shift
-    image = image_on_grid(height, width)
-    flow = torch.zeros(1, 2, height, width, dtype=torch.float64)
+    image = image_on_grid(height, width, device=device)
+    flow = torch.zeros(1, 2, height, width, dtype=torch.float64, device=device)
     flow[:, 0], flow[:, 1] = dx, dy
     warped, valid = backward_warp(image, flow)
-    grid = pixel_grid(height, width, dtype=torch.float64)
+    grid = pixel_grid(height, width, dtype=torch.float64, device=device)
     expected = smooth_image(grid[0] + dx, grid[1] + dy).unsqueeze(0)
     interior = valid.bool().expand_as(warped)
     assert interior.sum() > 0.7 * warped.numel()
@@ -70,8 +70,8 @@ def test_subpixel_shift_matches_analytic_shifted_image(shift, device):
 
 def test_affine_flow_matches_analytic_resampling(device):
     height, width = 36, 48
-    image = image_on_grid(height, width)
-    grid = pixel_grid(height, width, dtype=torch.float64)
+    image = image_on_grid(height, width, device=device)
+    grid = pixel_grid(height, width, dtype=torch.float64, device=device)
     angle = math.radians(7.0)
     centre_u, centre_v = 24.0, 18.0
     # sample point q = R (p - c) * 0.9 + c + t
@@ -89,9 +89,9 @@ def test_affine_flow_matches_analytic_resampling(device):
 def test_validity_mask_is_exactly_the_in_image_region(device):
     torch.manual_seed(2)
     height, width = 10, 13
-    flow = (torch.rand(3, 2, height, width) - 0.5) * 8
-    _, valid = backward_warp(torch.rand(3, 1, height, width), flow)
-    grid = pixel_grid(height, width)
+    flow = (torch.rand(3, 2, height, width, device=device) - 0.5) * 8
+    _, valid = backward_warp(torch.rand(3, 1, height, width, device=device), flow)
+    grid = pixel_grid(height, width, device=device)
     q = grid.unsqueeze(0) + flow
     expected = (q[:, 0] >= 0) & (q[:, 0] <= width - 1) & (q[:, 1] >= 0) & (q[:, 1] <= height - 1)
     border_distance = torch.stack(
@@ -103,10 +103,10 @@ def test_validity_mask_is_exactly_the_in_image_region(device):
 
 def test_bilinear_warp_gradient_matches_finite_differences(device):
     torch.manual_seed(3)
-    image = torch.rand(1, 2, 6, 7, dtype=torch.float64, requires_grad=True)
+    image = torch.rand(1, 2, 6, 7, dtype=torch.float64, requires_grad=True, device=device)
     # keep sample points strictly inside and away from integer coordinates, where bilinear is not differentiable
-    flow = torch.full((1, 2, 6, 7), 0.3, dtype=torch.float64)
-    flow[:, :, 1:-1, 1:-1] += torch.rand(1, 2, 4, 5, dtype=torch.float64) * 0.3
+    flow = torch.full((1, 2, 6, 7), 0.3, dtype=torch.float64, device=device)
+    flow[:, :, 1:-1, 1:-1] += torch.rand(1, 2, 4, 5, dtype=torch.float64, device=device) * 0.3
     flow[:, :, -1, :] -= 1.0
     flow[:, :, :, -1] -= 1.0
     flow.requires_grad_(True)
@@ -115,18 +115,18 @@ def test_bilinear_warp_gradient_matches_finite_differences(device):
 
 def test_warp_binary_mask_requires_full_support(device):
     height, width = 8, 10
-    mask = torch.ones(1, 1, height, width)
+    mask = torch.ones(1, 1, height, width, device=device)
     mask[..., :, :2] = 0  # padding on the two leftmost columns
-    flow = torch.zeros(1, 2, height, width)
+    flow = torch.zeros(1, 2, height, width, device=device)
     flow[:, 0] = -0.5
     kept = warp_binary_mask(mask, flow)
     # sample column j - 0.5 mixes columns j-1 and j: all support inside the unpadded region needs j-1 >= 2
-    expected = torch.zeros(height, width)
+    expected = torch.zeros(height, width, device=device)
     expected[:, 3:] = 1
     assert torch.equal(kept[0, 0], expected)
     flow[:, 0] = 2.0
     kept = warp_binary_mask(mask, flow)
-    expected = torch.zeros(height, width)
+    expected = torch.zeros(height, width, device=device)
     expected[:, : width - 2] = 1
     assert torch.equal(kept[0, 0], expected)
 
@@ -135,8 +135,8 @@ def test_warp_binary_mask_keeps_fractional_samples_inside_real_pixels(device):
     # Bilinear weights of a fractional sample do not always sum to exactly 1.0 in float32 (a few of these samples
     # give 0.99999994); the 1e-5 tolerance keeps them, an exact "== 1" test would not.
     torch.manual_seed(0)
-    mask = torch.ones(1, 1, 20, 30)
-    flow = torch.rand(1, 2, 20, 30) * 4 - 2
+    mask = torch.ones(1, 1, 20, 30, device=device)
+    flow = torch.rand(1, 2, 20, 30, device=device) * 4 - 2
     warped, valid = backward_warp(mask, flow)
     assert bool((warped[valid > 0] != 1).any())  # the case the tolerance exists for does occur here
     assert torch.equal(warp_binary_mask(mask, flow), valid)
@@ -144,19 +144,19 @@ def test_warp_binary_mask_keeps_fractional_samples_inside_real_pixels(device):
 
 def test_mismatched_shapes_are_reported(device):
     with pytest.raises(ValueError, match="flow"):
-        backward_warp(torch.zeros(1, 3, 4, 5), torch.zeros(1, 2, 4, 6))
+        backward_warp(torch.zeros(1, 3, 4, 5, device=device), torch.zeros(1, 2, 4, 6, device=device))
 
 
 @pytest.mark.parametrize("mode", ["bilinear", "nearest"])
 def test_matches_grid_sample_align_corners_true(mode, device):
     torch.manual_seed(4)
     height, width = 9, 14
-    image = torch.rand(2, 3, height, width, dtype=torch.float64)
-    flow = (torch.rand(2, 2, height, width, dtype=torch.float64) - 0.5) * 6
+    image = torch.rand(2, 3, height, width, dtype=torch.float64, device=device)
+    flow = (torch.rand(2, 2, height, width, dtype=torch.float64, device=device) - 0.5) * 6
     if mode == "nearest":  # keep away from rounding ties
         flow = flow.round() + 0.3
     warped, valid = backward_warp(image, flow, mode=mode)
-    q = pixel_grid(height, width, dtype=torch.float64).unsqueeze(0) + flow
+    q = pixel_grid(height, width, dtype=torch.float64, device=device).unsqueeze(0) + flow
     grid = torch.stack([2 * q[:, 0] / (width - 1) - 1, 2 * q[:, 1] / (height - 1) - 1], dim=-1)
     reference = torch.nn.functional.grid_sample(image, grid, mode=mode, padding_mode="zeros", align_corners=True)
     ones = torch.nn.functional.grid_sample(

@@ -8,10 +8,22 @@ import torch
 import torchvision.transforms.v2.functional as tvf
 from kornia.geometry.transform import warp_affine
 
-from handobjectconsist.datasets.augment import (ColorAugm, SpaceAugm, adjust_brightness, adjust_contrast,
-                                                adjust_hue, adjust_saturation, affine_matrix, apply_blur, apply_color,
-                                                integer_shift_image, sample_blur_sigma, sample_color_augm,
-                                                sample_space_augm, warp_image)
+from handobjectconsist.datasets.augment import (
+    ColorAugm,
+    SpaceAugm,
+    adjust_brightness,
+    adjust_contrast,
+    adjust_hue,
+    adjust_saturation,
+    affine_matrix,
+    apply_blur,
+    apply_color,
+    integer_shift_image,
+    sample_blur_sigma,
+    sample_color_augm,
+    sample_space_augm,
+    warp_image,
+)
 
 
 def test_no_jitter_is_identity_and_integer_shift_matches_grid_sample():

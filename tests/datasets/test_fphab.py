@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 import trimesh
-from tests.datasets.hand_made_fphab import write_hand_made_fphab
 
 from handobjectconsist.datasets import fphab_camera as cam
 from handobjectconsist.datasets import sample_keys as K
 from handobjectconsist.datasets.errors import AnnotationFormatError, MissingDataError
 from handobjectconsist.datasets.fphab import FPHAB
+from tests.datasets.hand_made_fphab import write_hand_made_fphab
 
 # File order [W, TMCP, IMCP, MMCP, RMCP, PMCP, TPIP, TDIP, TTIP, IPIP, IDIP, ITIP, MPIP, ...]; written out by name.
 FILE_ORDER = ["W", "TMCP", "IMCP", "MMCP", "RMCP", "PMCP", "TPIP", "TDIP", "TTIP", "IPIP", "IDIP", "ITIP", "MPIP",

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 import torch
-from tests.datasets.fake_reader import FakeReader
 from torch.utils.data import DataLoader
 
 from handobjectconsist.datasets import sample_keys as K
 from handobjectconsist.datasets.collate import collate_pairs, collate_samples
 from handobjectconsist.datasets.handobjset import HandObjectDataset, seed_worker
+from tests.datasets.fake_reader import FakeReader
 
 
 def test_modes_and_plain_sample_contents():

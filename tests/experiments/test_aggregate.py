@@ -4,8 +4,17 @@ import math
 
 import numpy as np
 
-from experiments.sparsesup.aggregate import (convergence_check, format_convergence, format_per_seed, format_table,
-                                             mean_std, per_seed_changes, relative_change, summarize, target_verdict)
+from experiments.sparsesup.aggregate import (
+    convergence_check,
+    format_convergence,
+    format_per_seed,
+    format_table,
+    mean_std,
+    per_seed_changes,
+    relative_change,
+    summarize,
+    target_verdict,
+)
 
 HAND, OBJ, HAND2D, OBJ2D = ("joints3d_epe_mean_mm", "objverts3d_mepe_trans_mm", "joints2d_base_epe_mean_px",
                             "objverts2d_mepe_px")

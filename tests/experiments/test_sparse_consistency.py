@@ -136,9 +136,9 @@ def test_step2_extra_overrides_step2_flags_only_and_renames_only_step2_runs():
 
 
 def test_committed_main_set_runs_keep_their_folder_names():
-    """The folder names (hashes) recorded by the issue-12 runs are what today's code derives from their settings,
-    so a rerun of the main command skips them instead of training again."""
-    committed = Path(__file__).resolve().parents[2] / "experiments" / "results" / "issue12_main"
+    """The folder names (hashes) recorded by the pre-registered main-set runs are what today's code derives from their
+    settings, so a rerun of the main command skips them instead of training again."""
+    committed = Path(__file__).resolve().parents[2] / "experiments" / "results" / "prereg_main"
     settings = runs.Settings(**json.loads((committed / "results.json").read_text())["settings"])
     records = [json.loads(path.read_text()) for path in sorted((committed / "runs").glob("*.json"))]
     assert len(records) >= 12

@@ -1,6 +1,7 @@
 """Fixtures for the MANO tests."""
 
 import pytest
+
 from tests.mano.mano_testmodels import make_random_mano, mirror_mano_model, write_model
 
 

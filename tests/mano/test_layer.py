@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from tests.mano.mano_testmodels import mirror_mano_model, mirror_pose, write_model
 from scipy.spatial.transform import Rotation
 
 from handobjectconsist.mano import MANO_TO_PROJECT, ManoLayer, load_mano_model
+from tests.mano.mano_testmodels import mirror_mano_model, mirror_pose, write_model
 
 ATOL = 2e-6  # metres; the layer runs in float32
 

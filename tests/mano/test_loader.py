@@ -7,9 +7,9 @@ import types
 import numpy as np
 import pytest
 import scipy.sparse
-from tests.mano.mano_testmodels import make_random_mano, write_model
 
 from handobjectconsist.mano import REQUIRED_KEYS, load_mano_model
+from tests.mano.mano_testmodels import make_random_mano, write_model
 
 
 def _install_fake_chumpy(monkeypatch):

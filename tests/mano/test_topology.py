@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from tests.mano.mano_testmodels import make_random_mano, mirror_mano_model, write_model
 
 from handobjectconsist.mano import ManoLayer
 from handobjectconsist.mano.topology import hand_topology
+from tests.mano.mano_testmodels import make_random_mano, mirror_mano_model, write_model
 
 OFFICIAL_RIGHT_TIPS = [745, 317, 444, 556, 673]
 OFFICIAL_LEFT_TIPS = [745, 317, 445, 556, 673]

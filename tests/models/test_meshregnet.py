@@ -101,3 +101,35 @@ def test_a_few_steps_reduce_the_loss(mano_root, toy_batch):
         total.backward()
         optimizer.step()
     assert total.item() < 0.5 * first
+
+
+def test_amp_runs_only_the_encoder_in_bfloat16(mano_root, toy_batch):
+    """--amp: autocast (here CPU bfloat16, the path CUDA takes with its own autocast) covers the encoder only; the
+    heads, MANO, geometry and losses stay float32, and the result stays close to float32."""
+    torch.manual_seed(0)
+    model = MeshRegNet(mano_root).eval()
+    total_fp32, results_fp32, _ = model(toy_batch)
+    seen = {}
+    model.base_net.layer4.register_forward_hook(lambda module, args, out: seen.update(encoder=out.dtype))
+    model.scaletrans_branch.register_forward_hook(lambda module, args, out: seen.update(head=out.dtype))
+    model.set_encoder_precision(torch.bfloat16, channels_last=True)
+    total, results, losses = model(toy_batch)
+    assert seen == {"encoder": torch.bfloat16, "head": torch.float32}
+    assert total.dtype == torch.float32
+    floats = [v for v in results.values() if isinstance(v, torch.Tensor) and v.is_floating_point()]
+    assert all(v.dtype == torch.float32 for v in floats)
+    assert all(v.dtype == torch.float32 for v in losses.values() if isinstance(v, torch.Tensor))
+    assert model.base_net.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    total.backward()
+    assert model.base_net.conv1.weight.grad.dtype == torch.float32
+    assert total.item() == pytest.approx(total_fp32.item(), rel=0.05)
+    assert (results["recov_joints3d"] - results_fp32["recov_joints3d"]).abs().max() < 0.02  # metres
+
+
+def test_channels_last_alone_gives_the_float32_result(mano_root, toy_batch):
+    torch.manual_seed(0)
+    model = MeshRegNet(mano_root).eval()
+    total, results, _ = model(toy_batch)
+    model.set_encoder_precision(None, channels_last=True)
+    total_cl, results_cl, _ = model(toy_batch)
+    torch.testing.assert_close(results_cl["recov_joints3d"], results["recov_joints3d"], rtol=1e-4, atol=1e-5)

@@ -9,11 +9,11 @@ from handobjectconsist.datasets import sample_keys as SK
 from handobjectconsist.datasets.collate import collate_samples
 from handobjectconsist.mano import ManoLayer
 from handobjectconsist.models.meshregnet import MeshRegNet
-from libyana.rotations import axis_angle_to_matrix
 from handobjectconsist.models.warpreg import WarpRegNet, hand_object_mesh, pair_warp_loss
 from handobjectconsist.render import rasterize, shade_mesh, textures
 from handobjectconsist.training.toy_data import ToyHandObjectDataset
 from libyana.camutils import project_points
+from libyana.rotations import axis_angle_to_matrix
 
 
 # --------------------------------------------------------------------------------------------- network fixtures

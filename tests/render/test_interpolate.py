@@ -20,8 +20,10 @@ def test_linear_function_of_position_is_interpolated_exactly_on_a_slanted_plane(
     vertices, faces = slanted_quad(K, height, width, normal, offset)
     coeffs, const = np.array([[0.7, -1.3, 2.1], [0.0, 0.0, 1.0]]), np.array([0.4, 0.0])  # f(X) and z
     attrs = vertices @ coeffs.T + const
-    fragments = rasterize(torch.tensor(vertices)[None], torch.tensor(faces), torch.tensor(K)[None], (height, width))
-    out = interpolate_attributes(fragments, torch.tensor(faces), torch.tensor(attrs)[None])[0].cpu().numpy()
+    fragments = rasterize(torch.tensor(vertices, device=device)[None], torch.tensor(faces, device=device),
+                          torch.tensor(K, device=device)[None], (height, width))
+    out = interpolate_attributes(fragments, torch.tensor(faces, device=device),
+                                 torch.tensor(attrs, device=device)[None])[0].cpu().numpy()
     assert out.shape == (2, height, width)
 
     rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
@@ -38,21 +40,22 @@ def test_linear_function_of_position_is_interpolated_exactly_on_a_slanted_plane(
 
 def test_gradcheck_with_respect_to_attributes_batched_faces(device):
     height, width = 9, 11
-    K = torch.tensor([[9.0, 0.0, 5.2], [0.0, 9.0, 4.1], [0.0, 0.0, 1.0]], dtype=torch.float64).expand(2, 3, 3)
+    K = torch.tensor([[9.0, 0.0, 5.2], [0.0, 9.0, 4.1], [0.0, 0.0, 1.0]], dtype=torch.float64, device=device).expand(2,
+                     3, 3)
     verts = torch.tensor(
-        [[[-0.5, -0.4, 1.0], [0.6, -0.3, 1.2], [0.1, 0.5, 0.9], [-0.4, 0.4, 1.4]]], dtype=torch.float64
+        [[[-0.5, -0.4, 1.0], [0.6, -0.3, 1.2], [0.1, 0.5, 0.9], [-0.4, 0.4, 1.4]]], dtype=torch.float64, device=device
     ).expand(2, -1, -1)
-    faces = torch.tensor([[[0, 1, 2], [0, 2, 3]], [[1, 2, 3], [3, 0, 1]]])
+    faces = torch.tensor([[[0, 1, 2], [0, 2, 3]], [[1, 2, 3], [3, 0, 1]]], device=device)
     fragments = rasterize(verts, faces, K, (height, width))
     assert fragments.mask.sum() > 20
-    attrs = torch.randn(2, 4, 3, dtype=torch.float64, requires_grad=True)
+    attrs = torch.randn(2, 4, 3, dtype=torch.float64, requires_grad=True, device=device)
     assert torch.autograd.gradcheck(lambda a: interpolate_attributes(fragments, faces, a), (attrs,))
 
     # Gradient of the sum over pixels w.r.t. vertex k = sum of its weights over the pixels of faces using it.
     out = interpolate_attributes(fragments, faces, attrs)
     out[:, 0].sum().backward()
     for b in range(2):
-        expected = torch.zeros(4, dtype=torch.float64)
+        expected = torch.zeros(4, dtype=torch.float64, device=device)
         covered = fragments.face_index[b] >= 0
         vert_ids = faces[b][fragments.face_index[b][covered]]
         expected.index_add_(0, vert_ids.reshape(-1), fragments.bary[b][covered].reshape(-1))
@@ -61,12 +64,13 @@ def test_gradcheck_with_respect_to_attributes_batched_faces(device):
 
 
 def test_background_is_zero_and_has_no_gradient(device):
-    K = torch.tensor([[[20.0, 0.0, 9.5], [0.0, 20.0, 7.5], [0.0, 0.0, 1.0]]])
-    verts = torch.tensor([[[-0.1, -0.1, 2.0], [0.1, -0.1, 2.0], [0.0, 0.1, 2.0]]])
-    fragments = rasterize(verts, torch.tensor([[0, 1, 2]]), K, (16, 20))
-    attrs = torch.full((1, 3, 1), 5.0, requires_grad=True)
-    out = interpolate_attributes(fragments, torch.tensor([[0, 1, 2]]), attrs)
-    torch.testing.assert_close(out[0, 0][fragments.mask[0]], torch.full((int(fragments.mask.sum()),), 5.0))
+    K = torch.tensor([[[20.0, 0.0, 9.5], [0.0, 20.0, 7.5], [0.0, 0.0, 1.0]]], device=device)
+    verts = torch.tensor([[[-0.1, -0.1, 2.0], [0.1, -0.1, 2.0], [0.0, 0.1, 2.0]]], device=device)
+    fragments = rasterize(verts, torch.tensor([[0, 1, 2]], device=device), K, (16, 20))
+    attrs = torch.full((1, 3, 1), 5.0, requires_grad=True, device=device)
+    out = interpolate_attributes(fragments, torch.tensor([[0, 1, 2]], device=device), attrs)
+    torch.testing.assert_close(out[0, 0][fragments.mask[0]],
+                               torch.full((int(fragments.mask.sum()),), 5.0, device=device))
     assert (out[0, 0][~fragments.mask[0]] == 0).all()
     out.sum().backward()
     torch.testing.assert_close(attrs.grad.sum(), fragments.mask.sum().float())

@@ -10,7 +10,6 @@ from handobjectconsist.render import rasterize
 from handobjectconsist.render.rasterize import count_candidates
 
 
-
 def intrinsics(fx, fy, cx, cy, dtype=torch.float64):
     return torch.tensor([[[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]]], dtype=dtype)
 
@@ -139,7 +138,8 @@ def test_triangle_coverage_depth_and_barycentrics(slanted, device):
     faces = np.array([[0, 1, 2]])
 
     fragments = rasterize(
-        torch.tensor(vertices).unsqueeze(0), torch.tensor(faces), torch.tensor(K).unsqueeze(0), (height, width)
+        torch.tensor(vertices, device=device).unsqueeze(0), torch.tensor(faces, device=device), torch.tensor(K,
+                     device=device).unsqueeze(0), (height, width)
     )
     rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
     inside = PolygonPath(corners_px).contains_points(np.stack([cols.ravel(), rows.ravel()], 1)).reshape(height, width)
@@ -169,9 +169,9 @@ def test_square_of_two_triangles_has_no_crack_on_the_diagonal(device):
     inside = PolygonPath(corners_px).contains_points(np.stack([cols.ravel(), rows.ravel()], 1)).reshape(height, width)
     for faces in (np.array([[0, 1, 2], [0, 2, 3]]), np.array([[1, 3, 0], [3, 1, 2]]), np.array([[0, 1, 2], [2, 3, 0]])):
         fragments = rasterize(
-            torch.tensor(vertices, dtype=torch.float32).unsqueeze(0),
-            torch.tensor(faces),
-            torch.tensor(K, dtype=torch.float32).unsqueeze(0),
+            torch.tensor(vertices, dtype=torch.float32, device=device).unsqueeze(0),
+            torch.tensor(faces, device=device),
+            torch.tensor(K, dtype=torch.float32, device=device).unsqueeze(0),
             (height, width),
         )
         np.testing.assert_array_equal(fragments.mask[0].cpu().numpy(), inside)
@@ -185,7 +185,8 @@ def test_pixel_centre_convention_non_square_image(device):
     corners_px = np.array([[9.7, 4.7], [10.3, 4.8], [10.0, 5.3]])
     vertices = unproject(corners_px, 3.0, K)
     fragments = rasterize(
-        torch.tensor(vertices).unsqueeze(0), torch.tensor([[0, 1, 2]]), torch.tensor(K).unsqueeze(0), (height, width)
+        torch.tensor(vertices, device=device).unsqueeze(0), torch.tensor([[0, 1, 2]], device=device), torch.tensor(K,
+                     device=device).unsqueeze(0), (height, width)
     )
     expected = np.zeros((height, width), dtype=bool)
     expected[5, 10] = True
@@ -210,7 +211,8 @@ def test_nearer_square_wins_whatever_the_face_order(near_first, device):
     vertices = np.concatenate([parts[0][0], parts[1][0]])
     faces = np.concatenate([parts[0][1], parts[1][1] + 4])
     fragments = rasterize(
-        torch.tensor(vertices).unsqueeze(0), torch.tensor(faces), torch.tensor(K).unsqueeze(0), (height, width)
+        torch.tensor(vertices, device=device).unsqueeze(0), torch.tensor(faces, device=device), torch.tensor(K,
+                     device=device).unsqueeze(0), (height, width)
     )
     near_ids = {0, 1} if near_first else {2, 3}
     rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
@@ -230,10 +232,10 @@ def test_nearer_square_wins_whatever_the_face_order(near_first, device):
 def test_batched_faces_and_chunking_agree_with_single_renders(device):
     rng = np.random.default_rng(1)
     height, width = 36, 50
-    K = torch.tensor([[40.0, 0.0, 24.6], [0.0, 42.0, 17.3], [0.0, 0.0, 1.0]], dtype=torch.float64)
-    verts = torch.tensor(np.stack([random_triangles(30, rng)[0] for _ in range(2)]))
-    faces_a = torch.arange(90).view(30, 3)
-    faces_b = torch.tensor(rng.permutation(90).reshape(30, 3))  # different triangles for batch element 1
+    K = torch.tensor([[40.0, 0.0, 24.6], [0.0, 42.0, 17.3], [0.0, 0.0, 1.0]], dtype=torch.float64, device=device)
+    verts = torch.tensor(np.stack([random_triangles(30, rng)[0] for _ in range(2)]), device=device)
+    faces_a = torch.arange(90, device=device).view(30, 3)
+    faces_b = torch.tensor(rng.permutation(90).reshape(30, 3), device=device)  # different triangles for batch element 1
     batched = rasterize(verts, torch.stack([faces_a, faces_b]), K.expand(2, 3, 3), (height, width))
     small_chunks = rasterize(verts, torch.stack([faces_a, faces_b]), K.expand(2, 3, 3), (height, width),
                              max_candidates=64)
@@ -248,22 +250,23 @@ def test_batched_faces_and_chunking_agree_with_single_renders(device):
 
 def test_empty_offscreen_and_behind_camera_give_background(device):
     K = intrinsics(30.0, 30.0, 15.5, 11.5)
-    tri = torch.tensor([[[-0.3, -0.2, 2.0], [0.4, -0.1, 2.0], [0.0, 0.4, 2.0]]], dtype=torch.float64)
-    faces = torch.tensor([[0, 1, 2]])
+    tri = torch.tensor([[[-0.3, -0.2, 2.0], [0.4, -0.1, 2.0], [0.0, 0.4, 2.0]]], dtype=torch.float64, device=device)
+    faces = torch.tensor([[0, 1, 2]], device=device)
     assert rasterize(tri, faces, K, (24, 32)).mask.any()
-    for verts in (tri + torch.tensor([50.0, 0.0, 0.0], dtype=torch.float64), tri * torch.tensor([1.0, 1.0, -1.0],
-                  dtype=torch.float64)):
+    for verts in (tri + torch.tensor([50.0, 0.0, 0.0], dtype=torch.float64, device=device),
+                  tri * torch.tensor([1.0, 1.0, -1.0],
+                  dtype=torch.float64, device=device)):
         fragments = rasterize(verts, faces, K, (24, 32))
         assert (fragments.face_index == -1).all() and not fragments.mask.any()
         assert (fragments.depth == 0).all() and (fragments.bary == 0).all()
-    fragments = rasterize(tri, torch.zeros(0, 3, dtype=torch.long), K, (24, 32))
+    fragments = rasterize(tri, torch.zeros(0, 3, dtype=torch.long, device=device), K, (24, 32))
     assert (fragments.face_index == -1).all()
 
 
 def test_near_plane_culls_whole_faces_and_far_plane_clips_pixels(device):
     K = intrinsics(30.0, 30.0, 15.5, 11.5)
-    faces = torch.tensor([[0, 1, 2]])
-    tri = torch.tensor([[[-0.3, -0.2, 2.0], [0.4, -0.1, 2.0], [0.0, 0.4, 2.0]]], dtype=torch.float64)
+    faces = torch.tensor([[0, 1, 2]], device=device)
+    tri = torch.tensor([[[-0.3, -0.2, 2.0], [0.4, -0.1, 2.0], [0.0, 0.4, 2.0]]], dtype=torch.float64, device=device)
     covered = rasterize(tri, faces, K, (24, 32)).mask.sum()
     crossing = tri.clone()
     crossing[0, 2, 2] = 0.05  # one vertex in front of the near plane (0.1 m)
@@ -282,13 +285,13 @@ def test_near_plane_culls_whole_faces_and_far_plane_clips_pixels(device):
 
 def test_rejects_malformed_inputs(device):
     K = intrinsics(30.0, 30.0, 15.5, 11.5)
-    verts = torch.zeros(1, 3, 3, dtype=torch.float64)
+    verts = torch.zeros(1, 3, 3, dtype=torch.float64, device=device)
     with pytest.raises(ValueError, match="faces must have shape"):
-        rasterize(verts, torch.zeros(3, dtype=torch.long), K, (8, 8))
+        rasterize(verts, torch.zeros(3, dtype=torch.long, device=device), K, (8, 8))
     with pytest.raises(ValueError, match="K must have shape"):
-        rasterize(verts, torch.zeros(1, 3, dtype=torch.long), K[0], (8, 8))
+        rasterize(verts, torch.zeros(1, 3, dtype=torch.long, device=device), K[0], (8, 8))
     with pytest.raises(ValueError, match="vertex indices"):
-        rasterize(verts, torch.tensor([[0, 1, 3]]), K, (8, 8))
+        rasterize(verts, torch.tensor([[0, 1, 3]], device=device), K, (8, 8))
 
 
 def test_grid_mesh_is_watertight_when_edges_pass_through_pixel_centres(device):
@@ -309,9 +312,9 @@ def test_grid_mesh_is_watertight_when_edges_pass_through_pixel_centres(device):
             a, b, d, e = r * cols + c, r * cols + c + 1, (r + 1) * cols + c, (r + 1) * cols + c + 1
             faces += [[a, b, e], [a, e, d]] if (r + c) % 2 else [[a, b, d], [b, e, d]]
     fragments = rasterize(
-        torch.tensor(vertices, dtype=torch.float32).unsqueeze(0),
-        torch.tensor(faces),
-        torch.tensor(K, dtype=torch.float32).unsqueeze(0),
+        torch.tensor(vertices, dtype=torch.float32, device=device).unsqueeze(0),
+        torch.tensor(faces, device=device),
+        torch.tensor(K, dtype=torch.float32, device=device).unsqueeze(0),
         (height, width),
     )
     interior = fragments.mask[0, vs[0] + 1 : vs[-1], us[0] + 1 : us[-1]]

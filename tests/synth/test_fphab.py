@@ -6,8 +6,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pytest
-import torch
 from PIL import Image
 
 from handobjectconsist.datasets import fphab_camera as cam

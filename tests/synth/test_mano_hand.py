@@ -26,7 +26,8 @@ OFFICIAL_SPEC = {
 }
 # MANO kinematic tree: 0 wrist; index 1-3, middle 4-6, pinky 7-9, ring 10-12, thumb 13-15, three levels each.
 EXPECTED_PARENTS = [0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11, 0, 13, 14]  # of joints 1..15
-FINGER_JOINTS = {"thumb": (13, 14, 15), "index": (1, 2, 3), "middle": (4, 5, 6), "ring": (10, 11, 12), "pinky": (7, 8, 9)}
+FINGER_JOINTS = {"thumb": (13, 14, 15), "index": (1, 2, 3), "middle": (4, 5, 6), "ring": (10, 11, 12),
+                 "pinky": (7, 8, 9)}
 TIP_ORDER = ("thumb", "index", "middle", "ring", "pinky")
 
 

@@ -4,8 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from handobjectconsist.training.checkpoints import (CheckpointError, atomic_torch_save, capture_rng_states,
-                                                    load_checkpoint, restore_rng_states)
+from handobjectconsist.training.checkpoints import (
+    CheckpointError,
+    atomic_torch_save,
+    capture_rng_states,
+    load_checkpoint,
+    restore_rng_states,
+)
 
 
 class _Unpicklable:

@@ -1,6 +1,8 @@
 """training/data.py: datasets and loaders from the trainers' flags (toy set, flags passed to datasets.build, the
 one-batch check, loader settings)."""
 
+import os
+
 import pytest
 import torch
 
@@ -56,3 +58,22 @@ def test_train_loader_shuffles_and_drops_the_last_partial_batch(mano_root):
     with pytest.raises(UsageError, match="--train_datasets"):
         build_train_loader(_args("--train_datasets", "toy", "--train_splits", "train", "test"), DistContext(),
                            torch.Generator())
+
+
+def test_split_workers_never_turns_a_positive_count_into_zero():
+    from handobjectconsist.training.data import split_workers
+
+    assert split_workers(0) == (0, 0)
+    assert split_workers(1) == (1, 1)
+    assert split_workers(2) == (1, 1)
+    assert split_workers(5) == (2, 3)
+    assert split_workers(8) == (4, 4)
+
+
+def test_default_workers_is_zero_on_cpu_and_bounded_on_cuda():
+    from handobjectconsist.training.data import MAX_DEFAULT_WORKERS, default_workers
+
+    assert default_workers(torch.device("cpu")) == 0
+    cpus = len(os.sched_getaffinity(0))
+    assert default_workers(torch.device("cuda")) == max(1, min(MAX_DEFAULT_WORKERS, cpus))
+    assert default_workers(torch.device("cuda"), local_processes=10 * cpus) == 1

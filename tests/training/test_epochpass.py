@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from handobjectconsist.training.epochpass import NonFiniteLossError, epoch_pass, set_model_mode
-from handobjectconsist.training.steps import SingleFrameStep
 from handobjectconsist.training.session import build_scheduler
+from handobjectconsist.training.steps import SingleFrameStep
 
 
 def _model():

@@ -2,13 +2,13 @@ import pytest
 
 from handobjectconsist.training.options import experiment_name, trainmeshreg_parser
 
-# Upstream's flag defaults (docs/differences-from-upstream.md, K1).
+# Upstream's flag defaults (docs/differences-from-upstream.md, K1); --workers None is "auto", 0 on CPU as upstream.
 UPSTREAM_DEFAULTS = {
     "com": "debug/", "train_datasets": ["fhbhands"], "val_dataset": "fhbhands", "train_splits": ["train"],
     "val_split": "test", "split_mode": "objects", "mini_factor": 1, "fraction": 1, "use_cache": False,
     "no_augm": False, "block_rot": False, "max_rot": 0, "version": 3, "center_idx": 9, "center_jittering": 0.1,
     "scale_jittering": 0, "resume": None, "freeze_batchnorm": False, "evaluate": False, "manual_seed": 0,
-    "batch_size": 8, "workers": 0, "pyapt_id": None, "epochs": 10000, "lr_decay_step": 100, "lr_decay_gamma": 1,
+    "batch_size": 8, "workers": None, "pyapt_id": None, "epochs": 10000, "lr_decay_step": 100, "lr_decay_gamma": 1,
     "lr": 5e-5, "momentum": 0.9, "optimizer": "adam", "weight_decay": 0, "criterion2d": "l2",
     "mano_lambda_verts3d": 0, "mano_lambda_joints3d": 0, "mano_lambda_recov_joints3d": 0.5,
     "mano_lambda_recov_verts3d": 0, "mano_lambda_joints2d": 0, "mano_lambda_verts2d": 0,

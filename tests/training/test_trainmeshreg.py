@@ -2,9 +2,11 @@
 
 import json
 import logging
+import urllib.error
 
 import pytest
 import torch
+import yaml
 
 from handobjectconsist.models.meshregnet import MeshRegNet
 from handobjectconsist.training.checkpoints import CheckpointError
@@ -120,3 +122,23 @@ def test_resume_takes_loss_weights_given_on_the_command_line(caplog):
                          logging.getLogger("test"))["mano_lambda_shape"] == 1e-4
     assert model_options(trainmeshreg_parser().parse_args("--mano_lambda_shape 0".split()), {"opts": saved},
                          logging.getLogger("test"))["mano_lambda_shape"] == 1e-4
+
+
+def test_default_imagenet_weights_offline_is_one_line_and_writes_nothing(mano_root, tmp_path, monkeypatch, capsys):
+    # The default encoder weights are torchvision's ImageNet weights; without network or cached file the run stops
+    # before creating anything, in one line that names the file and the way out (the loader is replaced: no
+    # download is attempted in tests).
+    def offline(url, **kwargs):
+        raise urllib.error.URLError("no network")
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    argv = [a for a in _argv(mano_root, tmp_path / "exp", 1) if a != "tiny"]
+    argv[argv.index("--encoder_arch") + 1:argv.index("--encoder_arch") + 1] = ["resnet18"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --pretrained imagenet") and "resnet18-f37072fd.pth" in err[0]
+    assert not (tmp_path / "exp").exists()
+
+
+def test_opt_yaml_records_the_initial_weights(mano_root, tmp_path):
+    run(_argv(mano_root, tmp_path / "exp", 1))
+    assert yaml.safe_load((tmp_path / "exp" / "opt.yaml").read_text())["pretrained"] == "none"  # tiny: random

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from handobjectconsist.training.checkpoints import load_checkpoint
-from handobjectconsist.training.trainmeshreg import run as run_supervised
 from handobjectconsist.training.epochpass import epoch_pass
 from handobjectconsist.training.options import experiment_name, trainmeshwarp_parser
 from handobjectconsist.training.steps import ConsistencyStep
+from handobjectconsist.training.trainmeshreg import run as run_supervised
 from handobjectconsist.training.trainmeshwarp import paired_batches, run
 
 

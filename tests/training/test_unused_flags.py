@@ -10,9 +10,13 @@ from handobjectconsist.entry import unused_flag_lines
 from handobjectconsist.models import MeshRegNet
 from handobjectconsist.models.trained import load_trained_model
 from handobjectconsist.training.checkpoints import save_training_checkpoint
-from handobjectconsist.training.options import UNUSED_TRAINING_FLAGS, trainmeshreg_parser
+from handobjectconsist.training.options import (
+    UNUSED_TRAINING_FLAGS,
+    UNUSED_WARP_FLAGS,
+    trainmeshreg_parser,
+    trainmeshwarp_parser,
+)
 from handobjectconsist.training.session import build_meshregnet
-from handobjectconsist.training.options import UNUSED_WARP_FLAGS, trainmeshwarp_parser
 
 
 def test_defaults_print_nothing_and_each_given_flag_one_line():
@@ -41,7 +45,8 @@ def test_unavailable_original_datasets_are_rejected_while_parsing(name, capsys):
 
 
 def _resnet_options(mano_root):
-    args = trainmeshreg_parser().parse_args(f"--mano_root {mano_root} --encoder_arch resnet18".split())
+    argv = f"--mano_root {mano_root} --encoder_arch resnet18 --pretrained none".split()
+    args = trainmeshreg_parser().parse_args(argv)
     return args, dict(vars(args))
 
 
