@@ -128,7 +128,7 @@ def main(argv=None):
             collate = collate_samples if sample_nb is None else collate_pairs
             wall, cpu = loader_rate(dataset, collate, workers, args.items, pin_memory=device.type == "cuda")
             rows.append({"config": name, "workers": workers, "items_per_s": wall, "items_per_cpu_s": cpu})
-    decode_wall, decode_cpu = decode_rate(reader, max(args.items, 2 * len(reader)))
+    decode_wall, decode_cpu = decode_rate(reader, 2 * args.items)
     train_rate = resnet_rate(height, width, device)
 
     lines = [f"FPHAB-layout frames {width}x{height}, batch {BATCH}, hand meshes {'on' if mano else 'off'}, "

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One prepared check of the CUDA path (issue 22, item 4): tests, benchmarks and short training runs, one summary.
+# One prepared check of the CUDA path: tests, benchmarks and short training runs, one summary.
 #
 #   bash benchmarks/gpu_check.sh --wheels DIR --out DIR [--device cuda|cpu] [--dry-run] [--python PY]
 #
@@ -107,7 +107,7 @@ stage synth_mano 60 "$PY" -m handobjectconsist.synth mano --out "$DATA/mano"
 stage synth_fphab 120 "$PY" -m handobjectconsist.synth fphab --out "$DATA/fhbhands" --preset demo \
   --subjects "$SUBJECTS" --frames "$FRAMES" --supersample 1 --workers "$(nproc)" --mano_root "$DATA/mano"
 stage bench_dataloader 60 "$PY" benchmarks/bench_dataloader.py --data_root "$DATA/fhbhands" --mano_root "$DATA/mano" \
-  --workers $LOADER_WORKERS --batches "$LOADER_BATCHES" --device "$DEVICE"
+  --workers $LOADER_WORKERS --items "$((LOADER_BATCHES * 8))" --device "$DEVICE"
 
 # 5. training runs, cut at their time limit (exit 124 is expected); --pretrained none where the flag knows it.
 PRETRAINED=()

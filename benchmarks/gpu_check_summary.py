@@ -107,11 +107,11 @@ def markdown(summary: Dict) -> str:
                      f"{_fmt(timing['gpu_peak_mib'], 0)} |")
     loader = summary.get("bench_dataloader") or {}
     if loader.get("rows"):
-        lines += ["", "## Data loader (bench_dataloader.py)", "", "| workers | single frames / s | pair frames / s |",
+        lines += ["", "## Data loader (bench_dataloader.py)", "", "| configuration | workers | items / s |",
                   "| --- | --- | --- |"]
         for row in loader["rows"]:
-            lines.append(f"| {row['workers']} | {_fmt(row.get('single_frames_per_s'))} | "
-                         f"{_fmt(row.get('pair_frames_per_s'))} |")
+            lines.append(f"| {row['config']} | {row['workers']} | {_fmt(row.get('items_per_s'))} |")
+        lines.append(f"| JPEG decoding alone | 0 | {_fmt(loader.get('jpeg_decode_per_s'))} |")
     for name in ("bench_train_step", "bench_consist_step", "bench_render"):
         lines += ["", f"## {name}.py", "", "```", json.dumps(summary.get(name), indent=1)[:3000], "```"]
     return "\n".join(lines) + "\n"

@@ -107,9 +107,10 @@ def make_loader(dataset: Dataset, args, context: DistContext, generator: Optiona
                 collate: Callable, workers: int, train: bool) -> DataLoader:
     """DataLoader of args.batch_size. train: shuffled, drop_last, split over the processes (DistributedSampler,
     call loader.sampler.set_epoch each epoch); otherwise the fixed order, every sample once, this process only.
-    On CUDA the batches come in pinned memory (asynchronous copies to the GPU) and the workers persist across
-    epochs (no restart cost per epoch; their random streams then continue instead of being reseeded from the
-    loader generator each epoch, see docs/differences-from-upstream.md on resumed runs)."""
+    On CUDA the batches come in pinned memory (asynchronous copies to the GPU), and the workers of a loader without
+    augmentation persist across epochs (no restart cost per epoch). Augmenting loaders restart their workers each
+    epoch: a persistent worker keeps the base seed it started with, and HandObjectDataset derives every item's
+    augmentation from that seed and the item index, so every epoch would repeat the same draws."""
     from handobjectconsist.datasets.handobjset import seed_worker
 
     sampler = None
@@ -119,7 +120,8 @@ def make_loader(dataset: Dataset, args, context: DistContext, generator: Optiona
     cuda = context.device.type == "cuda"
     return DataLoader(dataset, batch_size=args.batch_size, shuffle=train and sampler is None, sampler=sampler,
                       drop_last=train, num_workers=workers, collate_fn=collate, generator=generator,
-                      worker_init_fn=seed_worker, pin_memory=cuda, persistent_workers=cuda and workers > 0)
+                      worker_init_fn=seed_worker, pin_memory=cuda,
+                      persistent_workers=cuda and workers > 0 and not getattr(dataset, "augment", False))
 
 
 def require_one_batch(dataset: Dataset, args, context: DistContext, what: str, remedy: str) -> None:

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from handobjectconsist.datasets import sample_keys as SK
+from handobjectconsist.datasets.collate import collate_samples
 from handobjectconsist.datasets.handobjset import HandObjectDataset
 from handobjectconsist.errors import UsageError
-from handobjectconsist.training.data import build_dataset, build_train_loader, require_one_batch
+from handobjectconsist.training.data import build_dataset, build_train_loader, make_loader, require_one_batch
 from handobjectconsist.training.distributed import DistContext
 from handobjectconsist.training.options import trainmeshreg_parser
 
@@ -77,3 +78,20 @@ def test_default_workers_is_zero_on_cpu_and_bounded_on_cuda():
     cpus = len(os.sched_getaffinity(0))
     assert default_workers(torch.device("cuda")) == max(1, min(MAX_DEFAULT_WORKERS, cpus))
     assert default_workers(torch.device("cuda"), local_processes=10 * cpus) == 1
+
+
+def test_only_loaders_without_augmentation_keep_their_workers(fphab_tiny_root, mano_root):
+    # A persistent worker keeps its base seed, and every item's augmentation derives from that seed and the item
+    # index: an augmenting loader must restart its workers each epoch, or every epoch repeats the same draws.
+    args = _args("--data_root", str(fphab_tiny_root), "--mano_root", str(mano_root), "--input_width", "64")
+    cuda = DistContext(device=torch.device("cuda"))  # only read for the loader settings; nothing runs on it
+    for augment, persistent in ((True, False), (False, True)):
+        data = build_dataset(args, "fhbhands", "train", "full", augment=augment, fraction=1.0)
+        loader = make_loader(data, args, cuda, torch.Generator(), collate_samples, workers=2, train=augment)
+        assert loader.pin_memory and loader.persistent_workers == persistent
+    # The draws an augmenting loader's (restarted) workers make do change between epochs.
+    data = build_dataset(args, "fhbhands", "train", "full", augment=True, fraction=1.0)
+    loader = make_loader(data, args, DistContext(), torch.Generator().manual_seed(0), collate_samples, workers=1,
+                         train=False)
+    first, second = (next(iter(loader))[SK.AFFINE] for _ in range(2))
+    assert not torch.equal(first, second)
