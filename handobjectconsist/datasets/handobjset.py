@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
+from libyana.camutils import scale_intrinsics
+
 from . import sample_keys as K
 from .augment import (
     ColorAugm,
@@ -43,7 +45,6 @@ from .augment import (
 )
 from .base import PoseDataset
 from .pairing import item_indices
-from libyana.camutils import scale_intrinsics
 
 MODES = ("strong", "weak", "full")
 

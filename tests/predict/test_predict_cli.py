@@ -17,13 +17,13 @@ from PIL import Image
 from handobjectconsist.datasets import sample_keys as SK
 from handobjectconsist.datasets.collate import collate_samples
 from handobjectconsist.datasets.fphab_camera import intrinsics_for_width
-from libyana.camutils import scale_intrinsics
 from handobjectconsist.datasets.meshes import load_mesh
 from handobjectconsist.predict import cli
 from handobjectconsist.predict.videoio import AnimationWriter, read_animation
 from handobjectconsist.training.checkpoints import load_trained_model
 from handobjectconsist.training.trainmeshreg import run as run_supervised
 from handobjectconsist.visualize.figures import build_eval_dataset
+from libyana.camutils import scale_intrinsics
 
 INPUT_WIDTH = 64
 SEQ = "Subject_1/pour_milk/1"  # a test sequence of the tiny preset; its object is the milk carton

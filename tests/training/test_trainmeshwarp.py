@@ -140,8 +140,8 @@ def test_consistency_at_another_width_with_a_pyramid_runs_end_to_end(mano_root, 
     """The network sees 32-wide frames, the loss is computed on 48-wide copies averaged with a 24-wide level; the
     pair figure shows the loss's frames; max_gap 0 keeps only the toy items paired with themselves, and says so."""
     caplog.set_level("INFO", logger="trainmeshwarp")
-    out = run(_argv(mano_root, tmp_path / "wide", 2, f"--resume {base_checkpoint} --eval_freq -1 --consist_width 48 "
-                                                     "--consist_scales 1 2 --consist_params lateral --epoch_display_freq 2"))
+    flags = "--consist_width 48 --consist_scales 1 2 --consist_params lateral --epoch_display_freq 2"
+    out = run(_argv(mano_root, tmp_path / "wide", 2, f"--resume {base_checkpoint} --eval_freq -1 {flags}"))
     assert out["consist"][-1]["warp_loss"] > 0
     assert sorted(p.name for p in (tmp_path / "wide" / "images").glob("consist_*_pair.png"))
     assert "toy consist pairs (no bound): 4 of 4 items kept" in caplog.text
