@@ -79,6 +79,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1.0, help="Adam lr, degrees / mm per step")
     p.add_argument("--seed", type=int, default=0, help="seed of the offset directions")
     p.add_argument("--out", required=True, help="folder for results.json and table.md")
+    p.add_argument("--from_results", action="store_true",
+                   help="fit nothing: rebuild table.md and the summary from the rows of <out>/results.json")
     return p
 
 
@@ -249,6 +251,38 @@ def summarise(rows: List[Dict], cands: List[Dict], gaps: List[Optional[int]], of
     return out
 
 
+def select(summary: List[Dict], min_share: float = 0.25, tie: float = 0.02) -> Dict:
+    """The rule of experiments/README.md: among the (candidate, K) entries whose K keeps at least min_share of the
+    unannotated frames, the highest mean share of pairs ending closer; entries within `tie` of it are ties, broken by
+    the cheaper loss (the median time per fit step of its resolution, both depth modes), then the larger K (none
+    first), then fitting depth. Returns the chosen entry with "flags" (the trainmeshwarp flags it maps to) and
+    "tied" (the names of the tied entries)."""
+    eligible = [e for e in summary if e["frames"]["share"] >= min_share and e["mean_closer"] is not None]
+    best = max(e["mean_closer"] for e in eligible)
+    tied = [e for e in eligible if e["mean_closer"] >= best - tie - 1e-12]
+    cost = {}
+    for entry in summary:
+        cost.setdefault(entry["resolution"], []).append(entry["seconds_per_step"])
+    cost = {name: float(np.median(values)) for name, values in cost.items()}
+
+    def order(entry):
+        gap = float("inf") if entry["max_gap"] is None else entry["max_gap"]
+        return cost[entry["resolution"]], -gap, 0 if entry["depth"] == "depth" else 1
+
+    chosen = dict(min(tied, key=order))
+    flags = [f"--consist_width {chosen['width']}"]
+    if chosen["scales"] != [1]:
+        flags.append("--consist_scales " + " ".join(str(s) for s in chosen["scales"]))
+    flags.append("--consist_params " + ("global" if chosen["depth"] == "depth" else "lateral"))
+    if chosen["max_gap"] is not None:
+        flags.append(f"--consist_max_gap {chosen['max_gap']}")
+    chosen["flags"] = " ".join(flags)
+    chosen["tied"] = [f"{e['candidate']}, K {'none' if e['max_gap'] is None else e['max_gap']}"
+                      for e in sorted(tied, key=order)]
+    chosen["resolution_cost_s_per_step"] = cost
+    return chosen
+
+
 def _pct(value) -> str:
     return "-" if value is None else f"{100 * value:.0f} %"
 
@@ -275,6 +309,11 @@ def format_table(summary: List[Dict], args, pairs: List[Dict], frames_kept: Dict
         lines.append(f"| {entry['candidate']} | {'none' if entry['max_gap'] is None else entry['max_gap']} | "
                      f"{entry['by_offset'][size]['all']['pairs']} | {100 * entry['frames']['share']:.1f} % | "
                      f"{_pct(entry['mean_closer'])} | {entry['seconds_per_step']:.4f} |")
+    chosen = select(summary)
+    lines += ["", f"**Chosen by the rule** (experiments/README.md): {chosen['candidate']}, K "
+                  f"{'none' if chosen['max_gap'] is None else chosen['max_gap']} (mean share closer "
+                  f"{_pct(chosen['mean_closer'])}; tied within 2 points: {'; '.join(chosen['tied'])}) -> "
+                  f"`{chosen['flags']}`."]
     for size in args.offsets_mm:
         lines += ["", f"Start offset {size:g} mm (and {args.rotation_deg:g} degrees); per reference-distance bucket: "
                       "share closer hand / object, median end error hand / object (mm):", "",
@@ -297,6 +336,9 @@ def format_table(summary: List[Dict], args, pairs: List[Dict], frames_kept: Dict
 def run(argv=None) -> int:
     args = parser().parse_args(argv)
     gaps = [parse_gap(text) for text in args.max_gaps]
+    out = Path(args.out)
+    if args.from_results:
+        return rebuild(args, gaps, out)
     torch.set_grad_enabled(True)
     mano_root = ensure_mano(args.mano_root)
     root = ensure_subset(args.data_root, mano_root, args.preset, args.data_seed, args.sequences)
@@ -307,7 +349,6 @@ def run(argv=None) -> int:
     start = time.time()
     rows = run_fits(args, root, pairs, layer)
     summary = summarise(rows, candidates(args), gaps, args.offsets_mm, frames_kept)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table = format_table(summary, args, pairs, frames_kept, root)
     (out / "table.md").write_text(table)
@@ -315,9 +356,27 @@ def run(argv=None) -> int:
     (out / "results.json").write_text(json.dumps(
         {"command": command, "args": vars(args), "threads": torch.get_num_threads(),
          "wall_seconds": time.time() - start, "pairs": pairs, "frames_kept": frames_kept, "summary": summary,
-         "rows": rows}, indent=1))
+         "chosen": select(summary), "rows": rows}, indent=1))
     print(table)
     print(f"wrote {out / 'table.md'} and {out / 'results.json'} ({time.time() - start:.0f} s of fits)")
+    return 0
+
+
+def rebuild(args, gaps: List[Optional[int]], out: Path) -> int:
+    """--from_results: the summary, the choice and table.md again from the saved rows (the fitting flags are those
+    the results were made with)."""
+    path = out / "results.json"
+    if not path.is_file():
+        raise UsageError(f"--from_results: no {path}; run without --from_results first")
+    saved = json.loads(path.read_text())
+    fitted = argparse.Namespace(**{**saved["args"], "max_gaps": args.max_gaps})
+    summary = summarise(saved["rows"], candidates(fitted), gaps, fitted.offsets_mm, saved["frames_kept"])
+    root = dataset_dir(fitted.data_root)
+    table = format_table(summary, fitted, saved["pairs"], saved["frames_kept"], root)
+    saved.update({"summary": summary, "chosen": select(summary)})
+    path.write_text(json.dumps(saved, indent=1))
+    (out / "table.md").write_text(table)
+    print(table)
     return 0
 
 
