@@ -226,3 +226,23 @@ def test_user_errors_print_one_line(fphab_tiny_root, mano_root, tmp_path, capsys
         sparse_consistency.main(base + TINY + ["--step1_epochs", "many"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[0].startswith("error: argument --step1_epochs")
+
+
+def test_consistency_options_pass_through_step2_extra_to_both_arms():
+    """The configuration chosen by the basin test reaches both step-2 arms (the control runs the same consist loader)
+    and not step 1; a step-1 learning-rate drop given in --extra reaches both steps (step 2 starts a fresh StepLR
+    from a trainmeshreg checkpoint, so 67 epochs stay below its 200-epoch step)."""
+    base = runs.Settings(data_root="d", mano_root="m", input_width=128, batch_size=8, lr=3e-4, encoder_arch="tiny",
+                         pretrained=None, step1_epochs=267, step2_epochs=67, lambda_data=0.999, lambda_consist=0.01,
+                         progressive_consist_steps=200, consist_criterion="l1",
+                         extra=["--lr_decay_step", "200", "--lr_decay_gamma", "0.333333"],
+                         step2_extra="--consist_width 120 --consist_params lateral --consist_max_gap 15".split())
+    dirs = runs.run_dirs(base, "r", 0.00625, 0)
+    step1 = trainmeshreg_parser().parse_args(runs.step1_argv(base, 0.00625, 0, dirs["step1"], 267))
+    assert (step1.lr_decay_step, step1.lr_decay_gamma) == (200, pytest.approx(1 / 3, rel=1e-5))
+    assert not hasattr(step1, "consist_width")
+    for method in ("control", "consist"):
+        opts = trainmeshwarp_parser().parse_args(
+            runs.step2_argv(base, method, 0.00625, 0, Path("x"), Path("s1/checkpoint.pth"), 334))
+        assert (opts.consist_width, opts.consist_params, opts.consist_max_gap) == (120, "lateral", 15)
+        assert opts.consist_scales == [1] and opts.lr_decay_step == 200
