@@ -138,7 +138,7 @@ def build_train_loader(args, context: DistContext, generator: torch.Generator,
     require_one_batch(dataset, args, context, f"annotated training frames in {' + '.join(args.train_datasets)} "
                       f"with --fraction {args.fraction:g}", "raise --fraction")
     return make_loader(dataset, args, context, generator, collate_samples,
-                       args.workers if workers is None else workers, train=True)
+                       resolve_workers(args, context.device) if workers is None else workers, train=True)
 
 
 def build_pair_loader(args, context: DistContext, generator: torch.Generator,
@@ -151,7 +151,7 @@ def build_pair_loader(args, context: DistContext, generator: torch.Generator,
     require_one_batch(dataset, args, context, f"consistency items in --consist_dataset {args.consist_dataset} "
                       f"split {args.consist_split}", "use a larger split")
     return make_loader(dataset, args, context, generator, collate_pairs,
-                       args.workers if workers is None else workers, train=True)
+                       resolve_workers(args, context.device) if workers is None else workers, train=True)
 
 
 def build_val_loader(args, context: DistContext, generator: Optional[torch.Generator] = None) -> DataLoader:
@@ -161,4 +161,5 @@ def build_val_loader(args, context: DistContext, generator: Optional[torch.Gener
         dataset = build_dataset(args, args.val_dataset, args.val_split, "weak", augment=False, fraction=args.fraction)
     else:
         dataset = build_dataset(args, args.val_dataset, args.val_split, "full", augment=False, fraction=1.0)
-    return make_loader(dataset, args, context, generator, collate_samples, args.workers, train=False)
+    return make_loader(dataset, args, context, generator, collate_samples, resolve_workers(args, context.device),
+                       train=False)
