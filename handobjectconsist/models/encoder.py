@@ -2,10 +2,12 @@
 
 import logging
 from pathlib import Path
-from typing import Optional, Union
+from typing import Dict, Optional, Union
 
 import torch
 from torch import nn
+
+from handobjectconsist.errors import UserError
 
 LOGGER = logging.getLogger(__name__)
 
@@ -57,31 +59,61 @@ class TinyEncoder(nn.Module):
         return self.layers(images).mean(dim=(2, 3))
 
 
+class PretrainedWeightsError(UserError, ValueError):
+    """A --pretrained file that is unreadable, not a state dict, or not the encoder's architecture."""
+
+
+class PretrainedFileMissing(UserError, FileNotFoundError):
+    """A --pretrained file that does not exist."""
+
+    def __str__(self) -> str:  # FileNotFoundError would otherwise print only errno-style text
+        return self.args[0]
+
+
+def read_state_dict_file(path: Union[str, Path], flag: str = "--pretrained") -> Dict[str, torch.Tensor]:
+    """The state dict (name -> tensor) saved with torch.save in `path` (a {"state_dict": ...} wrapper is accepted).
+
+    Raises PretrainedFileMissing when the file is missing, PretrainedWeightsError when it cannot be read by
+    torch.load(weights_only=True) (garbage, truncated, a pickle of other objects), or holds something else than
+    a dict of tensors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PretrainedFileMissing(
+            f"{flag} {path}: file not found. Expected torchvision ImageNet weights "
+            f"(e.g. resnet18-f37072fd.pth from the torchvision model zoo, downloaded beforehand); "
+            f"nothing is downloaded at run time. Omit {flag} to start from random weights."
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # not a torch file, truncated, or pickled objects weights_only refuses
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise PretrainedWeightsError(f"{flag} {path}: cannot be read as a torch state dict ({first}); expected "
+                                     "torchvision weights saved with torch.save") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        found = type(state).__name__ if not isinstance(state, dict) else "a dict that is not name -> tensor"
+        raise PretrainedWeightsError(f"{flag} {path}: expected a state dict (name -> tensor), got {found}")
+    return state
+
+
 def load_pretrained_encoder(encoder: ResNetEncoder, path: Union[str, Path]) -> None:
     """Load torchvision ImageNet weights (a state dict saved with torch.save) into `encoder`.
 
     Raises:
-        FileNotFoundError / ValueError naming the path when the file is missing or does not match the architecture.
+        PretrainedFileMissing / PretrainedWeightsError (UserErrors) naming the path when the file is missing, not a
+        state dict (read_state_dict_file) or does not match the architecture.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"--pretrained {path}: file not found. Expected torchvision ImageNet weights for {encoder.arch} "
-            f"(e.g. resnet18-f37072fd.pth from the torchvision model zoo, downloaded beforehand); "
-            f"nothing is downloaded at run time. Omit --pretrained to start from random weights."
-        )
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ValueError(f"--pretrained {path}: expected a state dict (name -> tensor), got {type(state).__name__}")
+    state = read_state_dict_file(path)
     state = {key: value for key, value in state.items() if not key.startswith("fc.")}
     try:
         missing, unexpected = encoder.load_state_dict(state, strict=False)
     except RuntimeError as err:  # tensor shape mismatch
-        raise ValueError(f"--pretrained {path}: does not match torchvision {encoder.arch}: {err}") from None
+        raise PretrainedWeightsError(f"--pretrained {path}: does not match torchvision {encoder.arch}: "
+                                     f"{str(err).strip().splitlines()[-1].strip()}") from None
     if missing or unexpected:
-        raise ValueError(
+        raise PretrainedWeightsError(
             f"--pretrained {path}: does not match torchvision {encoder.arch} "
             f"(missing {len(missing)} keys e.g. {missing[:3]}, unexpected {len(unexpected)} e.g. {unexpected[:3]})"
         )
@@ -94,7 +126,8 @@ def build_encoder(arch: str = "resnet18", pretrained: Optional[Union[str, Path]]
     pretrained weights)."""
     if arch == TINY_ARCH:
         if pretrained:
-            raise ValueError("--pretrained cannot be used with the 'tiny' test encoder")
+            raise PretrainedWeightsError("--pretrained cannot be used with --encoder_arch tiny (the test encoder has "
+                                         "no pretrained weights); omit --pretrained")
         return TinyEncoder()
     encoder = ResNetEncoder(arch)
     if pretrained:

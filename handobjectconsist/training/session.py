@@ -19,7 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from handobjectconsist.entry import run_main, user_error_message
-from handobjectconsist.errors import Interrupted
+from handobjectconsist.errors import Interrupted, UsageError, require_output_dir
 from handobjectconsist.interrupts import deferred_interrupts
 from handobjectconsist.models import LOSS_LAMBDA_DEFAULTS, MODEL_OPTION_KEYS, MeshRegNet, predicts_shape
 from handobjectconsist.models.encoder import TINY_ARCH
@@ -35,6 +35,8 @@ from libyana.fileio import remove_stale_temporaries
 
 # Model flags that are paths or run settings: taken from the command line even when resuming.
 RUNTIME_MODEL_KEYS = ("mano_root",)
+# Flags that set what the network sees: the checkpoint's values on --resume unless given (resolution_options).
+RESOLUTION_KEYS = ("input_width",)
 
 
 def run_in_context(args: argparse.Namespace, body: Callable[[argparse.Namespace, DistContext], Dict]) -> Dict:
@@ -65,6 +67,12 @@ def _first_missing_folder(path: Path) -> Optional[Path]:
     while not missing.parent.exists() and missing.parent != missing:
         missing = missing.parent
     return missing
+
+
+def check_exp_dir(args, exp_dir: Path) -> Path:
+    """exp_dir, or UsageError naming --exp_dir (or --checkpoint_root) when it or a folder above is an existing file;
+    called before the model and data are built."""
+    return require_output_dir(exp_dir, "--exp_dir" if args.exp_dir else "--checkpoint_root")
 
 
 @contextmanager
@@ -116,7 +124,8 @@ def model_options(args, checkpoint: Optional[Dict], logger: logging.Logger) -> D
     weights given on the command line (a value other than the flag's default), which override the checkpoint's
     (docs/differences-from-upstream.md, D15) unless they would switch the shape head on or off
     (mano_lambda_shape 0 vs > 0). Model flags ignored for the checkpoint's values are named in one warning line,
-    overriding loss weights in one info line."""
+    overriding loss weights in one info line. The frame width follows resolution_options (args changes in place)."""
+    resolution_options(args, checkpoint, logger)
     opts = dict(vars(args))
     if checkpoint is not None:
         saved = checkpoint["opts"]
@@ -140,6 +149,40 @@ def model_options(args, checkpoint: Optional[Dict], logger: logging.Logger) -> D
             logger.info("--resume %s: loss weights from the command line: %s", checkpoint.get("path"),
                         ", ".join(overridden))
     return opts
+
+
+def resolution_options(args, checkpoint: Optional[Dict], logger: logging.Logger) -> None:
+    """On --resume, set each flag of RESOLUTION_KEYS (the frame width) that is not given on the command line to the
+    checkpoint's value (args is changed in place, so datasets use it); a given value that differs from the
+    checkpoint's is kept and said in one warning line. No-op without a checkpoint or for a checkpoint without the
+    value (a run at the native width before it was recorded)."""
+    if checkpoint is None:
+        return
+    for key in RESOLUTION_KEYS:
+        saved, given = checkpoint["opts"].get(key), getattr(args, key)
+        if saved is None or given == saved:
+            continue
+        if given is None:
+            setattr(args, key, saved)
+            logger.info("--%s %s from the checkpoint %s", key, saved, checkpoint.get("path"))
+        else:
+            logger.warning("--%s %s differs from the checkpoint's %s (%s): the network now sees frames %s px wide",
+                           key, given, saved, checkpoint.get("path"), given)
+
+
+def check_epochs_left(args, start_epoch: int) -> None:
+    """Raise UsageError when a resumed run has no epoch left to train (--epochs at or below the checkpoint's)."""
+    if start_epoch > 0 and args.epochs <= start_epoch and not getattr(args, "evaluate", False):
+        raise UsageError(f"--epochs {args.epochs}: the resumed checkpoint has already finished {start_epoch} epochs, "
+                         f"so nothing would be trained; pass --epochs above {start_epoch} (the number of the last "
+                         "epoch to train)")
+
+
+def record_frame_width(opts: Dict, width: Optional[int]) -> None:
+    """Store the width of the frames the network is trained on (training.data.frame_width) as opts["input_width"],
+    so opt.yaml and the checkpoint name it even when --input_width was not given (the native width)."""
+    if width is not None:
+        opts["input_width"] = int(width)
 
 
 def _same_heads(key: str, value: float, saved: float) -> bool:
@@ -221,6 +264,15 @@ def distributed_model(model: torch.nn.Module, context: DistContext) -> torch.nn.
         return model
     device_ids = [context.device.index] if context.device.type == "cuda" else None
     return DistributedDataParallel(model, device_ids=device_ids, find_unused_parameters=True)
+
+
+def validation_due(epoch: int, args) -> bool:
+    """Whether epoch (1-based, the number finished) is validated: --eval_freq N validates epochs 1, 1+N, 1+2N, ...
+    (the original's rule, 0-based epoch index % N == 0) and, an addition (docs/differences-from-upstream.md, D15),
+    the last epoch --epochs; -1 never."""
+    if args.eval_freq == -1:
+        return False
+    return (epoch - 1) % args.eval_freq == 0 or epoch == args.epochs
 
 
 def validate(args, loader, model, epoch: int, device, monitor: Monitor, exp_dir: Path, show: bool) -> Dict:
@@ -306,11 +358,10 @@ class EpochLoop:
             yield epoch, self.args.epoch_display_freq > 0 and epoch % self.args.epoch_display_freq == 0
 
     def end_epoch(self, epoch: int, show: bool) -> None:
-        """LR step, validation when due (every --eval_freq epochs, never with -1), checkpoint, barrier."""
+        """LR step, validation when due (validation_due), checkpoint, barrier."""
         if self.scheduler is not None:
             self.scheduler.step()
-        eval_freq = self.args.eval_freq
-        if self.context.is_main and self.val_loader is not None and eval_freq != -1 and (epoch - 1) % eval_freq == 0:
+        if self.context.is_main and self.val_loader is not None and validation_due(epoch, self.args):
             validate(self.args, self.val_loader, self.model, epoch, self.context.device, self.monitor, self.exp_dir,
                      show)
         if self.context.is_main:
