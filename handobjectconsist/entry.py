@@ -125,7 +125,8 @@ def run_main(run: Callable[[Optional[Sequence[str]]], object], argv: Optional[Se
             result = run(argv)
     except KeyboardInterrupt as err:
         interrupt = err if isinstance(err, Interrupted) else Interrupted("SIGINT")
-        print(f"error: {interrupt}", file=sys.stderr)
+        if not interrupt.quiet:  # quiet: a torchrun rank other than 0, whose rank 0 reports the stop
+            print(f"error: {interrupt}", file=sys.stderr)
         return 128 + _SIGNAL_NUMBERS.get(interrupt.signal_name, int(signal.SIGINT))
     except Exception as err:
         message = user_error_message(err, user_errors)

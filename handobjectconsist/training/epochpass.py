@@ -17,8 +17,7 @@ from tqdm import tqdm
 from handobjectconsist.datasets import sample_keys as K
 from handobjectconsist.errors import UserError
 from handobjectconsist.evaluation import HandObjectEvaluator
-from handobjectconsist.interrupts import check_interrupt
-from handobjectconsist.training.distributed import DistContext, all_finite
+from handobjectconsist.training.distributed import DistContext, all_finite, stop_if_interrupted
 from handobjectconsist.training.steps import Step
 from libyana.meters import AverageMeters
 
@@ -84,7 +83,7 @@ def epoch_pass(
     bar = tqdm(batches, total=total, desc=f"{step.label} epoch {epoch}", leave=False,
                disable=not (progress and context.is_main))
     for batch_idx, batch in enumerate(bar):
-        check_interrupt()
+        stop_if_interrupted(context)
         if train:
             optimizer.zero_grad(set_to_none=True)
         summed = 0.0

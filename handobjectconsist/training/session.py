@@ -7,6 +7,7 @@ at that point, so a resumed run continues exactly like an uninterrupted one) and
 """
 
 import argparse
+import inspect
 import logging
 import shutil
 from contextlib import contextmanager
@@ -25,7 +26,8 @@ from handobjectconsist.models import LOSS_LAMBDA_DEFAULTS, MODEL_OPTION_KEYS, Me
 from handobjectconsist.models.encoder import TINY_ARCH
 from handobjectconsist.training.checkpoints import (CheckpointError, atomic_copy, load_model_state,
                                                    save_training_checkpoint)
-from handobjectconsist.training.distributed import DistContext, barrier, cleanup, init_distributed
+from handobjectconsist.training.distributed import (DistContext, barrier, cleanup, init_distributed,
+                                                    stop_if_interrupted)
 from handobjectconsist.training.epochpass import NonFiniteLossError, epoch_pass
 from handobjectconsist.training.monitor import Monitor
 from handobjectconsist.training.options import trainmeshreg_parser
@@ -258,12 +260,41 @@ def loader_generator(seed: int) -> torch.Generator:
     return generator
 
 
-def distributed_model(model: torch.nn.Module, context: DistContext) -> torch.nn.Module:
-    """model wrapped in DistributedDataParallel under torchrun, model itself in a single process."""
+# Loss weights of which one > 0 makes the training loss reach every parameter of the hand branch (MANO pose/shape and
+# hand scale/translation heads) and of the object scale/translation head: the camera-space and 2D terms go through
+# the recovered 3D, i.e. through all of them (checked against the gradients: tests/training/test_session.py).
+_DDP_PARAMETERS = inspect.signature(DistributedDataParallel.__init__).parameters
+HAND_CAMERA_WEIGHTS = ("mano_lambda_recov_joints3d", "mano_lambda_recov_verts3d", "mano_lambda_joints2d",
+                       "mano_lambda_verts2d")
+OBJECT_CAMERA_WEIGHTS = ("obj_lambda_recov_verts3d", "obj_lambda_verts2d")
+
+
+def may_leave_parameters_unused(opts: Dict, photometric: bool) -> bool:
+    """Whether a training step can leave a MeshRegNet parameter without gradient (DDP then needs
+    find_unused_parameters, which costs a graph traversal per step and warns on every rank when none is unused).
+    photometric: trainmeshwarp's loss, whose rendered meshes reach every head."""
+    if photometric:
+        return False
+    return not (any(float(opts[key]) > 0 for key in HAND_CAMERA_WEIGHTS)
+                and any(float(opts[key]) > 0 for key in OBJECT_CAMERA_WEIGHTS))
+
+
+def distributed_model(model: torch.nn.Module, context: DistContext, args, opts: Dict,
+                      photometric: bool = False) -> torch.nn.Module:
+    """model wrapped in DistributedDataParallel under torchrun, model itself in a single process.
+
+    find_unused_parameters only when may_leave_parameters_unused; buffers are broadcast from rank 0 at each step
+    only when BatchNorm updates its running statistics (--train_batchnorm without --freeze_batchnorm), since
+    otherwise they never change and are equal on every rank from the start."""
     if not context.distributed:
         return model
     device_ids = [context.device.index] if context.device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=device_ids, find_unused_parameters=True)
+    sync = bool(args.train_batchnorm and not args.freeze_batchnorm)
+    # Newer torch renames broadcast_buffers (and warns on the old name); buffers are synced at wrapping either way.
+    sync_flag = "forward_sync_buffers" if "forward_sync_buffers" in _DDP_PARAMETERS else "broadcast_buffers"
+    return DistributedDataParallel(model, device_ids=device_ids,
+                                   find_unused_parameters=may_leave_parameters_unused(opts, photometric),
+                                   **{sync_flag: sync})
 
 
 def validation_due(epoch: int, args) -> bool:
@@ -324,6 +355,8 @@ class EpochLoop:
     def interrupted(self, err: KeyboardInterrupt) -> Interrupted:
         """Interrupted naming the signal and the last checkpoint this run saved (for the one-line report)."""
         signal_name = getattr(err, "signal_name", "SIGINT")
+        if getattr(err, "quiet", False) or not self.context.is_main:
+            return Interrupted(signal_name, quiet=True)  # rank 0 names the checkpoint it saved
         path = self.exp_dir / "checkpoint.pth"
         if self.saved_epoch is None:
             return Interrupted(signal_name, f"no checkpoint was saved in {self.exp_dir} by this run")
@@ -358,7 +391,7 @@ class EpochLoop:
             yield epoch, self.args.epoch_display_freq > 0 and epoch % self.args.epoch_display_freq == 0
 
     def end_epoch(self, epoch: int, show: bool) -> None:
-        """LR step, validation when due (validation_due), checkpoint, barrier."""
+        """LR step, validation when due (validation_due), checkpoint, barrier, then a stop if a signal arrived."""
         if self.scheduler is not None:
             self.scheduler.step()
         if self.context.is_main and self.val_loader is not None and validation_due(epoch, self.args):
@@ -371,3 +404,4 @@ class EpochLoop:
                                          extra=self.checkpoint_extra())
                 self.saved_epoch = epoch
         barrier(self.context)
+        stop_if_interrupted(self.context)  # torchrun: a signal during validation or the last epoch stops here

@@ -82,7 +82,7 @@ def _run(args, context) -> Dict:
                           history=None if checkpoint is None or args.evaluate else checkpoint.get("history"),
                           start_epoch=None if args.evaluate else start_epoch)
         LOGGER.info("experiment folder %s, device %s, world size %d", exp_dir, device, context.world_size)
-        train_model = distributed_model(model, context)
+        train_model = distributed_model(model, context, args, opts)
         loop = EpochLoop(args, context, exp_dir, opts, model, optimizer, scheduler, generator, monitor, val_loader,
                          logger=LOGGER)
         with loop.guarded():

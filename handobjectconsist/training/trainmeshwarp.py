@@ -139,7 +139,7 @@ def _run(args, context) -> Dict:
                           start_epoch=start_epoch if from_warp else 0)
         LOGGER.info("experiment folder %s, device %s, world size %d, ramp step %d", exp_dir, device,
                     context.world_size, int(warp.consist_step))
-        train_model = distributed_model(warp, context)
+        train_model = distributed_model(warp, context, args, opts, photometric=True)
         loop = EpochLoop(args, context, exp_dir, opts, meshregnet, optimizer, scheduler, generator, monitor,
                          val_loader, checkpoint_extra=lambda: _warp_checkpoint_entries(warp), logger=LOGGER)
         with loop.guarded():
