@@ -108,7 +108,7 @@ def check_meta(path, meta, hand_mesh: bool) -> None:
         raise AnnotationFormatError(path, None, f"missing keys {missing} (an HO3D-v2 meta pickle holds "
                                                 f"{list(META_KEYS + HAND_MESH_KEYS)})")
     for key, value in meta.items():
-        if key == "objName" or value is None or isinstance(value, str):
+        if key == "objName" or value is None or (isinstance(value, str) and key not in META_SIZES):
             continue
         try:
             numbers = np.asarray(value, dtype=np.float64)
