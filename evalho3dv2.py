@@ -15,7 +15,6 @@ import argparse
 import logging
 import shutil
 import sys
-from pathlib import Path
 
 from handobjectconsist.entry import (Parser, finite_float, non_negative_int, number_flag, positive_int, run_main,
                                      warn_unused_flags)
