@@ -92,6 +92,19 @@ def build_dataset(args, name: str, split: str, mode: str, augment: bool, fractio
                                max_rot=0.0 if args.block_rot else args.max_rot)
 
 
+def frame_width(dataset: Dataset) -> Optional[int]:
+    """Width (pixels) of the frames the network sees from `dataset` (a dataset of build_dataset, or a ConcatDataset
+    of them); None when its parts differ."""
+    if isinstance(dataset, ConcatDataset):
+        widths = {frame_width(part) for part in dataset.datasets}
+        return widths.pop() if len(widths) == 1 else None
+    if isinstance(dataset, ToyPairs):
+        dataset = dataset.frames
+    if isinstance(dataset, ToyHandObjectDataset):
+        return int(dataset.width)
+    return int(dataset.pose_dataset.image_size[0])
+
+
 def make_loader(dataset: Dataset, args, context: DistContext, generator: Optional[torch.Generator],
                 collate: Callable, workers: int, train: bool) -> DataLoader:
     """DataLoader of args.batch_size. train: shuffled, drop_last, split over the processes (DistributedSampler,
