@@ -226,3 +226,17 @@ def test_user_errors_print_one_line(fphab_tiny_root, mano_root, tmp_path, capsys
         sparse_consistency.main(base + TINY + ["--step1_epochs", "many"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[0].startswith("error: argument --step1_epochs")
+
+
+def test_step1_extra_reaches_step1_only_and_renames_its_runs():
+    base = runs.Settings(data_root="d", mano_root="m", input_width=48, batch_size=2, lr=1e-3, encoder_arch="tiny",
+                         pretrained=None, step1_epochs=4, step2_epochs=1, lambda_data=0.999, lambda_consist=0.01,
+                         progressive_consist_steps=10, consist_criterion="l1")
+    drop = replace(base, step1_extra=["--lr_decay_step", "3", "--lr_decay_gamma", "0.333"])
+    a, b = runs.run_dirs(base, "r", 0.2, 0), runs.run_dirs(drop, "r", 0.2, 0)
+    assert a["step1"] != b["step1"] and a["control"] != b["control"]  # step 2 resumes another step-1 model
+    step1 = trainmeshreg_parser().parse_args(runs.step1_argv(drop, 0.2, 0, b["step1"], 4))
+    assert step1.lr_decay_step == 3 and step1.lr_decay_gamma == pytest.approx(0.333)
+    step2 = trainmeshwarp_parser().parse_args(runs.step2_argv(drop, "consist", 0.2, 0, Path("x"), Path("c.pth"), 5))
+    default = trainmeshwarp_parser().parse_args([])
+    assert step2.lr_decay_step == default.lr_decay_step and step2.lr_decay_gamma == default.lr_decay_gamma
