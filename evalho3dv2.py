@@ -7,21 +7,29 @@ As upstream's evalho3dv2.py; docs/differences-from-upstream.md, K7.
 
 Runs the model (rebuilt from its checkpoint's own options, BatchNorm in eval mode) over every frame of the
 HO3D-v2 split (split_mode "paper": "test" is the official evaluation set of evaluation.txt), without augmentation, in
-list order, and writes {json_folder}/{val_split}.json, then pred.json and pred.zip (pred.json at the archive root) in
---out_dir (default: the working directory, as upstream): [xyz_list, verts_list], HO3D joint order, OpenGL camera
-frame, metres, 5 decimals. Flags of the original that do nothing here are accepted (its command lines run) and each
-one given prints one line saying why it has no effect (UNUSED_FLAGS).
+list order, and writes pred.json and pred.zip (pred.json at the archive root) in --out_dir (default: the working
+directory, as upstream) and a copy {json_folder}/{val_split}.json (a relative --json_folder is under --out_dir):
+[xyz_list, verts_list], HO3D joint order, OpenGL camera frame, metres, 5 decimals. Flags of the original that do
+nothing here are accepted (its command lines run) and each one given prints one line saying why it has no effect
+(UNUSED_FLAGS).
 """
 
 import argparse
 import logging
 import shutil
 import sys
-from pathlib import Path
 
 from handobjectconsist.devices import resolve_device
-from handobjectconsist.entry import Parser, non_negative_int, positive_int, run_main, warn_unused_flags
-from handobjectconsist.errors import UsageError
+from handobjectconsist.entry import (
+    Parser,
+    finite_float,
+    non_negative_int,
+    number_flag,
+    positive_int,
+    run_main,
+    warn_unused_flags,
+)
+from handobjectconsist.errors import UsageError, require_output_dir
 from handobjectconsist.evaluation.ho3d_inference import PAPER_SPLITS, ho3d_eval_loader, predict_submission
 from handobjectconsist.models.trained import load_trained_model
 from libyana.seeding import set_all_seeds
@@ -57,17 +65,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--val_dataset", default="ho3dv2", choices=["ho3dv2"])
     p.add_argument("--val_split", default="val", choices=list(PAPER_SPLITS),
                    help="'test' = the official evaluation set (upstream README); default 'val' as upstream")
-    p.add_argument("--mini_factor", type=float, default=1, help="must be 1 (a submission needs every frame)")
-    p.add_argument("--fraction", type=float, default=1, help="must be 1 (split_mode 'paper')")
+    p.add_argument("--mini_factor", type=finite_float, default=1, help="must be 1 (a submission needs every frame)")
+    p.add_argument("--fraction", type=finite_float, default=1, help="must be 1 (split_mode 'paper')")
     p.add_argument("--mode", default="strong", choices=["strong", "weak", "full"],
                    help="no effect: every frame is predicted (the paper split annotates all frames)")
-    p.add_argument("--center_idx", type=int, default=9)
+    p.add_argument("--center_idx", type=number_flag(int, 0, 20), default=9)
     p.add_argument("--true_root", action="store_true", help="replace the predicted wrist by the dataset's wrist")
     p.add_argument("--resume", required=True, help="checkpoint .pth written by trainmeshreg.py / trainmeshwarp.py")
-    p.add_argument("--manual_seed", type=int, default=0)
+    p.add_argument("--manual_seed", type=non_negative_int, default=0)
     p.add_argument("--batch_size", type=positive_int, default=4)
     p.add_argument("--workers", type=non_negative_int, default=8)
-    p.add_argument("--json_folder", default="jsonres/res", help="also writes {json_folder}/{val_split}.json")
+    p.add_argument("--json_folder", default="jsonres/res",
+                   help="also writes {json_folder}/{val_split}.json (a relative folder is under --out_dir)")
     p.add_argument("--out_dir", default=".", help="where pred.json and pred.zip go")
     p.add_argument("--data_root", default="data", help="folder holding ho3dv2/ (or the HO3D-v2 folder itself)")
     p.add_argument("--mano_root", default=None, help="MANO folder (default: the one saved in the checkpoint)")
@@ -89,6 +98,8 @@ def run(argv=None):
     warn_unused_flags(args, flags, {dest: why for dest, (_, why) in UNUSED_FLAGS.items()}, LOGGER)
     if args.mini_factor != 1 or args.fraction != 1:
         raise UsageError("--mini_factor and --fraction must be 1: a submission predicts every frame of the split")
+    out_dir = require_output_dir(args.out_dir, "--out_dir")
+    json_copy = require_output_dir(out_dir / args.json_folder, "--json_folder") / f"{args.val_split}.json"
     set_all_seeds(args.manual_seed)
     device = resolve_device(args.device)
     loaded = load_trained_model(args.resume, args.mano_root, device)
@@ -96,8 +107,7 @@ def run(argv=None):
     input_width = args.input_width if args.input_width is not None else loaded.input_width
     loader = ho3d_eval_loader(args.data_root, args.val_split, mano_root, input_width, args.batch_size, args.workers)
     writer = predict_submission(loaded.model, loader, device, true_root=args.true_root)
-    paths = writer.write(args.out_dir, expected_frames=len(loader.dataset))
-    json_copy = Path(args.json_folder) / f"{args.val_split}.json"
+    paths = writer.write(out_dir, expected_frames=len(loader.dataset))
     json_copy.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(paths.json, json_copy)
     print(f"wrote {len(writer)} frames: {paths.json}, {paths.zip} (and {json_copy})")

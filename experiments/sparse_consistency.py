@@ -61,6 +61,9 @@ def parser() -> argparse.ArgumentParser:
                    help="lambda_consist ramp length in consist batches (upstream 1000; 0: no ramp)")
     p.add_argument("--consist_criterion", default="l1", choices=["l1", "l2", "ssim"])
     p.add_argument("--extra", default="", help="further training flags for both steps, e.g. \"--max_rot 0.2\"")
+    p.add_argument("--step1_extra", default="",
+                   help="further training flags for step 1 only, after --extra, e.g. \"--lr_decay_step 200 "
+                        "--lr_decay_gamma 0.333\" (a learning-rate drop at the end of step 1)")
     p.add_argument("--step2_extra", default="",
                    help="further training flags for step 2 only (both arms), after --extra so they override it, "
                         "e.g. \"--mano_lambda_shape 0.1\"; step 1 is shared with runs without them")
@@ -89,6 +92,8 @@ def write_outputs(records, out: Path, command: str, settings, lambdas) -> None:
     out.mkdir(parents=True, exist_ok=True)
     sections, summaries = [f"Command: `{command}`", ""], {}
     step2_flags = f"\nstep 2 (both arms): {shlex.join(settings.step2_extra)}" if settings.step2_extra else ""
+    if settings.step1_extra:
+        step2_flags = f"\nstep 1: {shlex.join(settings.step1_extra)}" + step2_flags
     for lambda_consist in lambdas:
         chosen = [r for r in records if r["method"] != "consist" or r.get("lambda_consist") == lambda_consist]
         for metrics_key, evaluated_on in EVALUATION_SETS:
@@ -157,7 +162,7 @@ def run(argv=None) -> int:
         step1_epochs=args.step1_epochs, step2_epochs=args.step2_epochs, lambda_data=args.lambda_data,
         lambda_consist=args.lambda_consist[0], progressive_consist_steps=args.progressive_consist_steps,
         consist_criterion=args.consist_criterion, extra=shlex.split(args.extra), device=args.device,
-        step2_extra=shlex.split(args.step2_extra),
+        step2_extra=shlex.split(args.step2_extra), step1_extra=shlex.split(args.step1_extra),
         workers=args.workers, eval_mini_factor=args.eval_mini_factor, step2_lr=args.step2_lr,
         eval_unannotated=not args.no_eval_unannotated, data_id=data.dataset_id(folder, mano_root))
     lambdas = list(dict.fromkeys(args.lambda_consist))

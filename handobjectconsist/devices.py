@@ -4,9 +4,12 @@ from typing import Dict, Iterable
 
 import torch
 
+from handobjectconsist.errors import UsageError
+
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """'auto' -> cuda if available else cpu; 'cuda' fails clearly when no GPU is visible.
+    """'auto' -> cuda if available else cpu; 'cuda' raises UsageError (one line "error: --device cuda: ...") when no
+    GPU is visible.
 
     Args:
         name: "auto", "cpu" or "cuda" (the --device flag).
@@ -16,7 +19,7 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError("--device cuda: no CUDA device is visible; use --device cpu or auto")
+            raise UsageError("--device cuda: no CUDA device is visible; use --device cpu or auto")
         return torch.device("cuda", local_rank % torch.cuda.device_count())
     return torch.device("cpu")
 

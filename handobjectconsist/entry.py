@@ -15,13 +15,15 @@ visualize.py, reduce_fphab.py, the synth and fit tools, the demo).
   machine without a display).
 
 Flags are checked while parsing: Parser prints "error: argument --flag: ..." (one line, plus "see --help") and
-exits with status 2; fraction_flag / positive_int / non_negative_int are the checks the trainers use. Flags kept
+exits with status 2; number_flag builds the check of every numeric flag (finite, within a range; fraction_flag,
+positive_int, non_negative_int, positive_float, non_negative_float and finite_float are the common ones). Flags kept
 only so that the original's command lines run say so: warn_unused_flags logs one line "--flag has no effect: why"
 for each of them given a value other than its default.
 """
 
 import argparse
 import logging
+import math
 import signal
 import sys
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -31,7 +33,8 @@ import matplotlib
 from handobjectconsist.errors import Interrupted, UserError, describe_os_error, worker_user_error
 from handobjectconsist.interrupts import handle_interrupts
 
-__all__ = ["Parser", "fraction_flag", "non_negative_int", "positive_float", "positive_int", "run_main",
+__all__ = ["Parser", "finite_float", "fraction_flag", "non_negative_float", "non_negative_int", "number_flag",
+           "positive_float", "positive_int", "run_main",
            "unused_flag_lines", "user_error_message", "warn_unused_flags"]
 
 _SIGNAL_NUMBERS = {"SIGINT": int(signal.SIGINT), "SIGTERM": int(signal.SIGTERM)}
@@ -44,36 +47,38 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-def fraction_flag(text: str) -> float:
-    """argparse type: a fraction in (0, 1]."""
-    value = _number(text, float)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1] (a fraction of the frames), got {text}")
-    return value
+def number_flag(kind: type = float, minimum=None, maximum=None, *, open_minimum: bool = False,
+                open_maximum: bool = False, also: Sequence = (), description: Optional[str] = None
+                ) -> Callable[[str], object]:
+    """argparse type: a finite number of `kind` (int or float) in [minimum, maximum] (None: no bound; open_*: the
+    bound itself excluded), or one of the values `also` (e.g. -1 for "never"). The one validator of every numeric
+    flag: nan and inf are always rejected, and the error says what is allowed (description, default: the range)."""
+    left = "(-inf" if minimum is None else f"{'(' if open_minimum else '['}{minimum:g}"
+    right = "inf)" if maximum is None else f"{maximum:g}{')' if open_maximum else ']'}"
+    noun = "an integer" if kind is int else "a number"
+    allowed = description or f"{noun} in {left}, {right}" + "".join(f" or {value:g}" for value in also)
+
+    def check(text: str):
+        value = _number(text, kind)
+        if value in also:
+            return value
+        below = minimum is not None and (value < minimum or (open_minimum and value == minimum))
+        above = maximum is not None and (value > maximum or (open_maximum and value == maximum))
+        if not math.isfinite(value) or below or above:
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text}")
+        return value
+
+    check.__name__ = allowed
+    return check
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    value = _number(text, int)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or a positive integer, got {text}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
-    value = _number(text, float)
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
+# The checks most flags use (all built by number_flag).
+fraction_flag = number_flag(float, 0, 1, open_minimum=True, description="in (0, 1] (a fraction of the frames)")
+positive_int = number_flag(int, 1, description="a positive integer")
+non_negative_int = number_flag(int, 0, description="0 or a positive integer")
+positive_float = number_flag(float, 0, open_minimum=True, description="a positive number")
+non_negative_float = number_flag(float, 0, description="0 or a positive number")
+finite_float = number_flag(float, description="a finite number")
 
 
 def unused_flag_lines(args: argparse.Namespace, parser: argparse.ArgumentParser, reasons: Dict[str, str]) -> List[str]:
@@ -94,8 +99,6 @@ def _number(text: str, kind: type):
         value = kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}")
-    if kind is float and value != value:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
     return value
 
 
@@ -122,7 +125,8 @@ def run_main(run: Callable[[Optional[Sequence[str]]], object], argv: Optional[Se
             result = run(argv)
     except KeyboardInterrupt as err:
         interrupt = err if isinstance(err, Interrupted) else Interrupted("SIGINT")
-        print(f"error: {interrupt}", file=sys.stderr)
+        if not interrupt.quiet:  # quiet: a torchrun rank other than 0, whose rank 0 reports the stop
+            print(f"error: {interrupt}", file=sys.stderr)
         return 128 + _SIGNAL_NUMBERS.get(interrupt.signal_name, int(signal.SIGINT))
     except Exception as err:
         message = user_error_message(err, user_errors)

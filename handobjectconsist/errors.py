@@ -9,10 +9,11 @@ built-in base (FileNotFoundError, ValueError, ...), so callers that catch the bu
 
 import errno
 import re
+from pathlib import Path
 from typing import Optional
 
 __all__ = ["Interrupted", "OutputWriteError", "UsageError", "UserError", "describe_os_error",
-           "worker_user_error"]
+           "require_output_dir", "worker_user_error"]
 
 
 class UserError(Exception):
@@ -30,14 +31,28 @@ class OutputWriteError(UserError, OSError):
 class Interrupted(KeyboardInterrupt):
     """The run was stopped by a signal (SIGINT / SIGTERM); note says what was saved."""
 
-    def __init__(self, signal_name: str = "SIGINT", note: str = ""):
+    def __init__(self, signal_name: str = "SIGINT", note: str = "", quiet: bool = False):
         super().__init__(signal_name, note)
         self.signal_name = signal_name
         self.note = note
+        self.quiet = quiet  # True on the ranks other than 0 of a torchrun job: rank 0 alone reports the stop
 
     def __str__(self) -> str:
         message = f"interrupted by {self.signal_name}"
         return f"{message}; {self.note}" if self.note else message
+
+
+def require_output_dir(path, flag: str) -> Path:
+    """`path` as a Path when it is a folder or can be made one; UsageError naming `flag` when it, or a folder it
+    would be created in, is an existing file (checked before any work, so nothing is computed for nothing)."""
+    path = Path(path)
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                what = "is an existing file" if candidate == path else f"is inside {candidate}, an existing file"
+                raise UsageError(f"{flag} {path}: {what}, not a folder; choose another {flag}")
+            break
+    return path
 
 
 # errno -> what went wrong, for the output failures a user can fix.

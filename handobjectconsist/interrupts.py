@@ -3,6 +3,7 @@
     with handle_interrupts():          # installed by handobjectconsist.entry.run_main
         ...
         check_interrupt()              # once per batch: raises Interrupted if a signal arrived
+        record_only(True)              # torchrun: signals wait for a collective check (training.distributed)
         with deferred_interrupts():    # e.g. around a checkpoint write: a signal waits until the block ends
             ...
 
@@ -22,7 +23,8 @@ from typing import Iterator, Optional
 
 from handobjectconsist.errors import Interrupted
 
-__all__ = ["check_interrupt", "deferred_interrupts", "handle_interrupts"]
+__all__ = ["check_interrupt", "deferred_interrupts", "handle_interrupts", "pending_signal", "record_only",
+           "signal_name"]
 
 _NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
 
@@ -31,6 +33,7 @@ class _State:
     pending: Optional[int] = None  # the signal received and not yet raised to completion
     defer_depth = 0
     owner: Optional[int] = None  # pid of the process that installed the handler
+    record_only = False  # a distributed run: signals are recorded and acted upon by a collective check only
 
 
 def _quiet_excepthook(exc_type, exc, tb, _default=sys.excepthook) -> None:
@@ -50,8 +53,8 @@ def _handler(signum, frame) -> None:
         return
     _State.pending = signum
     sys.excepthook = _quiet_excepthook  # the process is stopping: its worker threads may report dead connections
-    if _State.defer_depth == 0:
-        raise Interrupted(_NAMES.get(signum, str(signum)))
+    if _State.defer_depth == 0 and not _State.record_only:
+        raise Interrupted(signal_name(signum))
 
 
 @contextmanager
@@ -60,20 +63,36 @@ def handle_interrupts() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    _State.pending, _State.defer_depth, _State.owner = None, 0, os.getpid()
+    _State.pending, _State.defer_depth, _State.owner, _State.record_only = None, 0, os.getpid(), False
     previous = {sig: signal.signal(sig, _handler) for sig in _NAMES}
     try:
         yield
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-        _State.pending, _State.defer_depth = None, 0
+        _State.pending, _State.defer_depth, _State.record_only = None, 0, False
 
 
 def check_interrupt() -> None:
-    """Raise Interrupted if a signal arrived whose exception may have been swallowed."""
-    if _State.pending is not None and _State.defer_depth == 0:
-        raise Interrupted(_NAMES.get(_State.pending, str(_State.pending)))
+    """Raise Interrupted if a signal arrived whose exception may have been swallowed (not in record_only mode)."""
+    if _State.pending is not None and _State.defer_depth == 0 and not _State.record_only:
+        raise Interrupted(signal_name(_State.pending))
+
+
+def signal_name(signum: int) -> str:
+    """"SIGINT" / "SIGTERM" (else the number as text)."""
+    return _NAMES.get(signum, str(signum))
+
+
+def pending_signal() -> Optional[int]:
+    """The number of the signal received and not yet acted upon, else None."""
+    return _State.pending
+
+
+def record_only(enabled: bool) -> None:
+    """enabled: the handler only records a signal, check_interrupt and deferred_interrupts do not raise; the run
+    stops through a check of its own (training.distributed.stop_if_interrupted, so all ranks stop together)."""
+    _State.record_only = enabled
 
 
 @contextmanager

@@ -30,8 +30,11 @@ def measure(settings: runs.Settings, timing_root: Path, fraction: float, steps: 
     setup1 = _timed(run_supervised, runs.step1_argv(timing, fraction, 0, work / "setup1", 0))
     epoch1 = _timed(run_supervised, runs.step1_argv(timing, fraction, 0, step1_dir, 1)) - setup1
     ckpt = step1_dir / "checkpoint.pth"
-    setup2 = _timed(run_warp, runs.step2_argv(timing, "consist", fraction, 0, work / "setup2", ckpt, 1))
-    epoch2 = _timed(run_warp, runs.step2_argv(timing, "consist", fraction, 0, step2_dir, ckpt, 2)) - setup2
+    # Step 2 cannot resume for zero epochs (--epochs at the checkpoint's epoch is refused): one epoch and two epochs
+    # from the same checkpoint, the difference is an epoch and the rest the set-up.
+    one = _timed(run_warp, runs.step2_argv(timing, "consist", fraction, 0, work / "setup2", ckpt, 2))
+    epoch2 = _timed(run_warp, runs.step2_argv(timing, "consist", fraction, 0, step2_dir, ckpt, 3)) - one
+    setup2 = one - epoch2
     # An untimed warm-up evaluation first (imports, file caches, first-call costs), then two sizes far enough apart
     # that the per-frame cost stands out of the set-up time (with 1 and 8 batches it was lost in the noise).
     sizes = [min(test_frames, n) for n in (settings.batch_size, 2 * settings.batch_size, 32 * settings.batch_size)]

@@ -48,6 +48,7 @@ class Settings:
     consist_criterion: str
     extra: List[str] = field(default_factory=list)
     step2_extra: List[str] = field(default_factory=list)  # flags of step 2 only (both arms), after `extra`
+    step1_extra: List[str] = field(default_factory=list)  # flags of step 1 only, after `extra`
     device: str = "auto"
     workers: int = 0
     eval_mini_factor: float = 1.0  # evaluate on a fixed random 1/eval_mini_factor of the test frames (not hashed)
@@ -63,7 +64,10 @@ class Settings:
         keys = ("input_width", "batch_size", "lr", "encoder_arch", "pretrained", "step1_epochs", "extra")
         where = {"data_id": self.data_id} if self.data_id else {"data_root": self.data_root,
                                                                 "mano_root": self.mano_root}
-        return {**where, **{k: getattr(self, k) for k in keys}}
+        key = {**where, **{k: getattr(self, k) for k in keys}}
+        if self.step1_extra:  # only when given, so that the folders of earlier runs keep their names
+            key["step1_extra"] = list(self.step1_extra)
+        return key
 
     def step2_key(self, method: str) -> Dict:
         lambdas = (1.0, 0.0) if method == "control" else (self.lambda_data, self.lambda_consist)
@@ -104,8 +108,9 @@ def common_args(settings: Settings, fraction: float, seed: int, lr: float) -> Li
 
 
 def step1_argv(settings: Settings, fraction: float, seed: int, exp_dir: Path, epochs: int) -> List[str]:
-    """trainmeshreg.py flags of step 1 (upstream README: --freeze_batchnorm --fraction f)."""
-    return common_args(settings, fraction, seed, settings.lr) + [
+    """trainmeshreg.py flags of step 1 (upstream README: --freeze_batchnorm --fraction f); settings.step1_extra
+    comes after settings.extra, so it overrides it (e.g. a learning-rate drop of step 1 alone)."""
+    return common_args(settings, fraction, seed, settings.lr) + list(settings.step1_extra) + [
         "--pretrained", settings.pretrained or "none", "--epochs", str(epochs), "--exp_dir", str(exp_dir)]
 
 

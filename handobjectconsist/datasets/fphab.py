@@ -133,6 +133,24 @@ def read_object_poses(path) -> Dict[int, np.ndarray]:
     return {int(f): v.reshape(4, 4).T for f, v in zip(frames, values)}
 
 
+def check_sequence_annotations(skeleton_path, skeleton_frames: int, pose_path, obj_poses: Dict[int, np.ndarray]
+                               ) -> None:
+    """Raise AnnotationFormatError naming the file and line when a sequence's annotation files are empty, or when
+    skeleton.txt ends before the last frame object_pose.txt annotates (a truncated file, which would silently drop
+    those frames). Frames with a skeleton but no object pose are dropped, as upstream (the caller says so)."""
+    if skeleton_frames == 0:
+        raise AnnotationFormatError(skeleton_path, 1, "the file is empty: expected one line per frame "
+                                                      "'frame x1 y1 z1 ... x21 y21 z21'")
+    if not obj_poses:
+        raise AnnotationFormatError(pose_path, 1, "the file is empty: expected one line per frame "
+                                                  "'frame m11 ... m44' (the object pose)")
+    last_pose = max(obj_poses)
+    if last_pose >= skeleton_frames:
+        raise AnnotationFormatError(skeleton_path, skeleton_frames + 1,
+                                    f"the file ends after frame {skeleton_frames - 1}, but {pose_path} annotates "
+                                    f"frames up to {last_pose}: the file looks truncated; restore it")
+
+
 def camera_joints_m(skeleton_world_mm: np.ndarray) -> np.ndarray:
     """(..., 21, 3) file-order world mm -> (..., 21, 3) project-order colour-camera metres."""
     return cam.world_to_colour_mm(skeleton_world_mm[..., FPHAB_TO_PROJECT, :]) / 1000.0
@@ -182,17 +200,26 @@ class FPHAB(PoseDataset):
         self.object_models = self._load_object_models(sorted({OBJECT_ACTIONS[s.split("/")[1]] for s in sequences}))
 
         seq_names, frame_ids, joints, poses = [], [], [], []
+        no_pose = []  # (object_pose.txt, its line count, frames with a skeleton but no pose)
         for seq in sequences:
-            skeleton = read_skeleton(require_file(self.root / SKELETON_DIR / seq / "skeleton.txt",
-                                                  "the hand skeleton annotation of this sequence"))
-            obj_poses = read_object_poses(require_file(self.root / OBJECT_POSE_DIR / seq / "object_pose.txt",
-                                                       "the object 6D pose annotation of this sequence"))
+            skeleton_path = require_file(self.root / SKELETON_DIR / seq / "skeleton.txt",
+                                         "the hand skeleton annotation of this sequence")
+            pose_path = require_file(self.root / OBJECT_POSE_DIR / seq / "object_pose.txt",
+                                     "the object 6D pose annotation of this sequence")
+            skeleton, obj_poses = read_skeleton(skeleton_path), read_object_poses(pose_path)
+            check_sequence_annotations(skeleton_path, len(skeleton), pose_path, obj_poses)
+            dropped = [frame for frame in range(len(skeleton)) if frame not in obj_poses]
+            if dropped:
+                no_pose.append((pose_path, len(obj_poses), len(dropped)))
             for frame in range(len(skeleton)):
                 if frame in obj_poses:
                     seq_names.append(seq)
                     frame_ids.append(frame)
                     joints.append(skeleton[frame])
                     poses.append(obj_poses[frame])
+        if no_pose:
+            print(f"FPHAB: {sum(n for _, _, n in no_pose)} frames of {len(no_pose)} sequences have a skeleton but no "
+                  f"object pose and are dropped, as upstream (first: {no_pose[0][0]}, {no_pose[0][1]} lines)")
         if not seq_names:
             raise MissingDataError(self.root / SKELETON_DIR, f"annotated frames for split {split!r} ({split_type})")
         keep = np.arange(len(seq_names))
@@ -212,7 +239,7 @@ class FPHAB(PoseDataset):
         self.hand_verts = (None if self.fits is None else
                            mano_meshes(self.mano_root, self.fits["fullpose"], self.fits["shape"], self.fits["trans"]))
 
-        stored_size = image_size(self._image_path(self.seq_names[0], int(self.frame_ids[0])))
+        self.stored_size = stored_size = image_size(self._image_path(self.seq_names[0], int(self.frame_ids[0])))
         if cam.height_for_width(stored_size[0]) != stored_size[1]:
             raise ValueError(f"frames in {self.video_dir} are {stored_size[0]}x{stored_size[1]}; FPHAB frames must "
                              "keep the 16:9 aspect of the 1920x1080 colour camera")
@@ -317,7 +344,7 @@ class FPHAB(PoseDataset):
     def get_image(self, idx: int, width: Optional[int] = None) -> np.ndarray:
         """(H, W, 3) uint8 frame, resized to `width`, else to input_width if set."""
         return load_frame(self._image_path(self.seq_names[idx], int(self.frame_ids[idx])),
-                          self.input_width if width is None else width)
+                          self.input_width if width is None else width, expected_size=self.stored_size)
 
     def get_annotation(self, idx: int) -> dict:
         """Ground truth of sample idx (sample_keys; camera-frame metres, original-frame pixels)."""

@@ -32,13 +32,19 @@ def resized_size(size: Tuple[int, int], width: Optional[int]) -> Tuple[int, int]
     return int(width), int(round(size[1] * width / size[0]))
 
 
-def load_frame(path, width: Optional[int] = None) -> np.ndarray:
-    """Load an RGB frame as (H, W, 3) uint8, resized (PIL bilinear, antialiased) to `width` if given."""
+def load_frame(path, width: Optional[int] = None, expected_size: Optional[Tuple[int, int]] = None) -> np.ndarray:
+    """Load an RGB frame as (H, W, 3) uint8, resized (PIL bilinear, antialiased) to `width` if given.
+
+    expected_size: (W, H) every frame of the dataset has on disk; a frame of another size raises CorruptFileError
+    naming it (it would otherwise get intrinsics made for another size, or break the batch)."""
     path = Path(path)
     if not path.is_file():
         raise MissingDataError(path, "a frame image", "Pass skip_missing=True to drop frames without images")
     try:
         with Image.open(path) as img:
+            if expected_size is not None and tuple(img.size) != tuple(expected_size):
+                raise CorruptFileError(path, f"a {expected_size[0]}x{expected_size[1]} frame like the other frames "
+                                             "of the dataset", f"the frame is {img.size[0]}x{img.size[1]}")
             img = img.convert("RGB")
             target = resized_size(img.size, width)
             if target != img.size:

@@ -84,10 +84,16 @@ def read_meta(path) -> dict:
 
 META_KEYS = ("camMat", "handJoints3D", "objRot", "objTrans", "objName")
 HAND_MESH_KEYS = ("handPose", "handBeta", "handTrans")
+# Number of values of each numeric array of a meta pickle (any shape holding that many is read), and its shape as
+# HO3D-v2 writes it. handJoints3D: 63 (21 joints) or 3 (the root joint only, evaluation frames).
+META_SIZES = {"camMat": ((9,), "(3, 3)"), "handJoints3D": ((63, 3), "(21, 3) or (3,)"), "objRot": ((3,), "(3,)"),
+              "objTrans": ((3,), "(3,)"), "objCorners3DRest": ((24,), "(8, 3)"), "handPose": ((48,), "(48,)"),
+              "handBeta": ((10,), "(10,)"), "handTrans": ((3,), "(3,)")}
 
 
 def check_meta(path, meta, hand_mesh: bool) -> None:
-    """Raise AnnotationFormatError naming the file if an HO3D meta dict lacks keys or holds non-finite numbers.
+    """Raise AnnotationFormatError naming the file if an HO3D meta dict lacks keys, holds an array of the wrong size
+    (META_SIZES) or non-finite numbers.
 
     hand_mesh: also require the MANO parameters of a full hand annotation (handJoints3D of shape (21, 3)).
     """
@@ -101,12 +107,18 @@ def check_meta(path, meta, hand_mesh: bool) -> None:
         raise AnnotationFormatError(path, None, f"missing keys {missing} (an HO3D-v2 meta pickle holds "
                                                 f"{list(META_KEYS + HAND_MESH_KEYS)})")
     for key, value in meta.items():
-        if key == "objName" or value is None or isinstance(value, str):
+        if key == "objName" or value is None or (isinstance(value, str) and key not in META_SIZES):
             continue
         try:
             numbers = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
+            if key in META_SIZES:
+                raise AnnotationFormatError(path, None, f"{key!r} is not an array of numbers, expected "
+                                                        f"{META_SIZES[key][1]}") from None
             continue
+        if key in META_SIZES and numbers.size not in META_SIZES[key][0]:
+            raise AnnotationFormatError(path, None, f"{key!r} has shape {numbers.shape}, expected "
+                                                    f"{META_SIZES[key][1]}")
         if not np.all(np.isfinite(numbers)):
             raise AnnotationFormatError(path, None, f"non-finite value (nan or inf) in {key!r}")
 
@@ -257,7 +269,8 @@ class HO3DV2(PoseDataset):
 
     def get_image(self, idx: int, width: Optional[int] = None) -> np.ndarray:
         """(H, W, 3) uint8 frame, resized to `width`, else to input_width if set."""
-        return load_frame(self._image_path(idx), self.input_width if width is None else width)
+        return load_frame(self._image_path(idx), self.input_width if width is None else width,
+                          expected_size=self.stored_size)
 
     def get_annotation(self, idx: int) -> dict:
         folder, seq, frame = self.entries[idx]

@@ -74,6 +74,10 @@ def list_jobs(data_root: Path, width: int):
     dst_root = data_root / f"Video_files_{width}"
     size = (width, height_for_width(width))
     jobs, done, stale = [], 0, 0
+    others = [p for p in src_root.glob("Subject_*/*/*/color/*") if p.suffix != ".jpeg" and p.is_file()]
+    if others:
+        print(f"note: {len(others)} files in {src_root} are not .jpeg frames and are not resized (FPHAB frames are "
+              f"color_XXXX.jpeg; e.g. {sorted(others)[0]})")
     for src in sorted(src_root.glob("Subject_*/*/*/color/*.jpeg")):
         dst = dst_root / src.relative_to(src_root)
         if dst.is_file():

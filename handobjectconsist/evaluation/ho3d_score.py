@@ -43,6 +43,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from handobjectconsist.entry import Parser, run_main
+from handobjectconsist.errors import require_output_dir
 from handobjectconsist.evaluation.ho3d_submission import (
     HO3DFileError,
     MissingHO3DFileError,
@@ -316,8 +317,8 @@ def parser() -> Parser:
 def run(argv: Optional[List[str]] = None) -> HO3DScores:
     """Parse flags, score, write scores.txt and the PCK plot, print the scores."""
     args = parser().parse_args(argv)
+    out = require_output_dir(args.out if args.out is not None else Path(args.pred).parent, "--out")
     result = score_submission(*load_and_check(args.pred, args.gt), progress=True)
-    out = Path(args.out) if args.out is not None else Path(args.pred).parent
     atomic_write_text(out / SCORES_NAME, format_scores(result))
     plot_pck_curves(result, out / PLOT_NAME)
     for note in result.notes:

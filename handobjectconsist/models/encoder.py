@@ -4,12 +4,12 @@ from a local file, or random weights."""
 
 import logging
 from pathlib import Path
-from typing import Optional, Union
+from typing import Dict, Optional, Union
 
 import torch
 from torch import nn
 
-from handobjectconsist.errors import UsageError
+from handobjectconsist.errors import UsageError, UserError
 
 LOGGER = logging.getLogger(__name__)
 
@@ -87,36 +87,66 @@ def imagenet_state_dict(arch: str) -> dict:
         ) from None
 
 
-def load_pretrained_encoder(encoder: "ResNetEncoder", source: Union[str, Path]) -> None:
-    """Load torchvision ImageNet weights into `encoder`: source "imagenet" (torchvision's cache or download) or the
-    path of a state dict saved with torch.save.
+class PretrainedWeightsError(UserError, ValueError):
+    """A --pretrained file that is unreadable, not a state dict, or not the encoder's architecture."""
 
-    Raises:
-        FileNotFoundError / ValueError naming the path when the file is missing or does not match the architecture;
-        UsageError when "imagenet" weights cannot be had.
+
+class PretrainedFileMissing(UserError, FileNotFoundError):
+    """A --pretrained file that does not exist."""
+
+    def __str__(self) -> str:  # FileNotFoundError would otherwise print only errno-style text
+        return self.args[0]
+
+
+def read_state_dict_file(path: Union[str, Path], flag: str = "--pretrained") -> Dict[str, torch.Tensor]:
+    """The state dict (name -> tensor) saved with torch.save in `path` (a {"state_dict": ...} wrapper is accepted).
+
+    Raises PretrainedFileMissing when the file is missing, PretrainedWeightsError when it cannot be read by
+    torch.load(weights_only=True) (garbage, truncated, a pickle of other objects), or holds something else than
+    a dict of tensors.
     """
-    if str(source) == IMAGENET_WEIGHTS:
-        state, path = imagenet_state_dict(encoder.arch), f"torchvision's ImageNet weights ({IMAGENET_WEIGHTS})"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"--pretrained {path}: file not found. Expected torchvision ImageNet weights for {encoder.arch} "
-                f"(e.g. resnet18-f37072fd.pth from the torchvision model zoo), or use --pretrained imagenet to "
-                f"download them, or --pretrained none to start from random weights."
-            )
+    path = Path(path)
+    if not path.is_file():
+        raise PretrainedFileMissing(
+            f"{flag} {path}: file not found. Expected torchvision ImageNet weights (e.g. resnet18-f37072fd.pth from "
+            f"the torchvision model zoo); {flag} imagenet gets them through torchvision, {flag} none starts from "
+            f"random weights."
+        )
+    try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # not a torch file, truncated, or pickled objects weights_only refuses
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise PretrainedWeightsError(f"{flag} {path}: cannot be read as a torch state dict ({first}); expected "
+                                     "torchvision weights saved with torch.save") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ValueError(f"--pretrained {path}: expected a state dict (name -> tensor), got {type(state).__name__}")
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        found = type(state).__name__ if not isinstance(state, dict) else "a dict that is not name -> tensor"
+        raise PretrainedWeightsError(f"{flag} {path}: expected a state dict (name -> tensor), got {found}")
+    return state
+
+
+def load_pretrained_encoder(encoder: "ResNetEncoder", source: Union[str, Path]) -> None:
+    """Load torchvision ImageNet weights into `encoder`: source "imagenet" (torchvision's hub cache or download) or
+    the path of a state dict saved with torch.save.
+
+    Raises:
+        UsageError when "imagenet" weights cannot be had; PretrainedFileMissing / PretrainedWeightsError (UserErrors)
+        naming the path when the file is missing, not a state dict (read_state_dict_file) or does not match the
+        architecture.
+    """
+    if str(source) == IMAGENET_WEIGHTS:
+        state, path = imagenet_state_dict(encoder.arch), f"{IMAGENET_WEIGHTS} (torchvision's ImageNet weights)"
+    else:
+        state, path = read_state_dict_file(source), source
     state = {key: value for key, value in state.items() if not key.startswith("fc.")}
     try:
         missing, unexpected = encoder.load_state_dict(state, strict=False)
     except RuntimeError as err:  # tensor shape mismatch
-        raise ValueError(f"--pretrained {path}: does not match torchvision {encoder.arch}: {err}") from None
+        raise PretrainedWeightsError(f"--pretrained {path}: does not match torchvision {encoder.arch}: "
+                                     f"{str(err).strip().splitlines()[-1].strip()}") from None
     if missing or unexpected:
-        raise ValueError(
+        raise PretrainedWeightsError(
             f"--pretrained {path}: does not match torchvision {encoder.arch} "
             f"(missing {len(missing)} keys e.g. {missing[:3]}, unexpected {len(unexpected)} e.g. {unexpected[:3]})"
         )
@@ -131,7 +161,8 @@ def build_encoder(arch: str = "resnet18", pretrained: Optional[Union[str, Path]]
         pretrained = None
     if arch == TINY_ARCH:
         if pretrained:
-            raise UsageError("--pretrained cannot be used with the 'tiny' test encoder; use --pretrained none")
+            raise UsageError("--pretrained cannot be used with --encoder_arch tiny (the test encoder has no "
+                             "pretrained weights); omit --pretrained or pass --pretrained none")
         return TinyEncoder()
     encoder = ResNetEncoder(arch)
     if pretrained:

@@ -132,6 +132,23 @@ def _write_predictions(folder: Path, source: FrameSource, predictor: FramePredic
     return names, None if animation is None else animation.close().name
 
 
+# Smallest frame side (pixels) predicted on: below it the network sees no hand (and the frame is surely not a photo).
+MIN_FRAME_SIDE = 16
+
+
+def check_frames_and_intrinsics(size: Tuple[int, int], intrinsics: np.ndarray, images) -> None:
+    """PredictError for frames smaller than MIN_FRAME_SIDE; one warning line on stderr when the principal point
+    (cx, cy) of --intrinsics lies outside the (W, H) frames (intrinsics for another image size, most often)."""
+    width, height = size
+    if min(width, height) < MIN_FRAME_SIDE:
+        raise PredictError(f"--images {images}: frames are {width}x{height} pixels; give frames of at least "
+                           f"{MIN_FRAME_SIDE}x{MIN_FRAME_SIDE}")
+    cx, cy = float(intrinsics[0, 2]), float(intrinsics[1, 2])
+    if not (0 <= cx <= width and 0 <= cy <= height):
+        print(f"warning: --intrinsics principal point ({cx:g}, {cy:g}) lies outside the {width}x{height} frames; "
+              "predicting anyway (check that fx fy cx cy are in pixels of these frames)", file=sys.stderr)
+
+
 def run(argv: Optional[Sequence[str]] = None) -> Dict:
     """Parse flags, check every input, then predict and write the output folder; returns a summary dict."""
     args = predict_parser().parse_args(argv)
@@ -139,6 +156,7 @@ def run(argv: Optional[Sequence[str]] = None) -> Dict:
     intrinsics = args.intrinsics  # (3, 3), checked by _IntrinsicsAction
     out = check_output_folder(args.out, args.overwrite)
     source = open_frames(args.images)
+    check_frames_and_intrinsics(source.size, intrinsics, args.images)
     device = _device(args.device)
     loaded = load_trained_model(args.resume, args.mano_root, device)
     obj = None if args.object is None else load_object(args.object, loaded.opts, args.data_root, args.object_scale)

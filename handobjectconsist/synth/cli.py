@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from handobjectconsist.datasets.errors import MissingDataError
 from handobjectconsist.entry import Parser, non_negative_int, positive_int
+from handobjectconsist.errors import UsageError, require_output_dir
 from handobjectconsist.synth import pipeline, verify
 from handobjectconsist.synth.fphab import write_fphab
 from handobjectconsist.synth.ho3d import write_ho3d
@@ -26,7 +28,7 @@ def contact_sheet(root, dataset: str, out_png, sequences: int = 6, frames: int =
         folders = sorted(root.glob("*/*/rgb"))
         pattern = "*.png"
     if not folders:
-        raise FileNotFoundError(f"no frames found under {root} (expected a {dataset} layout written by this tool)")
+        raise MissingDataError(root, f"frames of a {dataset} layout written by this tool")
     step = max(1, len(folders) // sequences)
     rows = []
     for folder in folders[::step][:sequences]:
@@ -49,7 +51,7 @@ def _parser(dataset: str) -> argparse.ArgumentParser:
                description=f"synthetic dataset in the {dataset.upper()} on-disk layout")
     p.add_argument("--out", help="dataset folder to write")
     p.add_argument("--preset", default="tiny", choices=("tiny", "demo", "bench"))
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--frames", type=positive_int, help="frames per sequence (overrides the preset)")
     p.add_argument("--workers", type=positive_int, default=1, help="rendering processes")
     p.add_argument("--supersample", type=positive_int, help="anti-aliasing factor (overrides the preset)")
@@ -79,9 +81,30 @@ def main(dataset: str, argv=None) -> int:
     args = _parser(dataset).parse_args(argv)
     if not args.out and not args.verify:
         _parser(dataset).error("give --out DIR (write a dataset) and/or --verify DIR")
+    check_paths(args)
     with pipeline.mano_root_or_synthetic(args.mano_root) as mano_root:
         _write_verify_preview(dataset, args, mano_root)
     return 0
+
+
+def check_paths(args) -> None:
+    """Before any work: --out must be a new or empty folder, or one this tool wrote (it is rewritten), never a folder
+    of other files; --verify a folder this tool wrote; --preview a writable image file name (.png, .jpg, ...)."""
+    if args.out:
+        out = require_output_dir(args.out, "--out")
+        if out.is_dir() and any(out.iterdir()) and not (out / pipeline.META_NAME).is_file():
+            raise UsageError(f"--out {out}: the folder holds files not written by this tool (no "
+                             f"{pipeline.META_NAME}); choose a new or empty folder")
+    if args.verify:
+        require_output_dir(args.verify, "--verify")
+        if not (Path(args.verify) / pipeline.META_NAME).is_file():
+            raise MissingDataError(Path(args.verify) / pipeline.META_NAME,
+                                   "a dataset written by `python -m handobjectconsist.synth` (its settings file)")
+    if args.preview:
+        preview = Path(args.preview)
+        if preview.suffix.lower() not in Image.registered_extensions() or preview.is_dir():
+            raise UsageError(f"--preview {preview}: not an image file name; give a path ending in .png or .jpg")
+        require_output_dir(preview.parent, "--preview")
 
 
 def _write_verify_preview(dataset: str, args, mano_root: str) -> None:

@@ -18,6 +18,7 @@ from PIL import Image
 from handobjectconsist.synth.compose import FrameRenderer, skin_params
 from libyana.camutils import project_points_np
 
+META_NAME = "hoc_synth.json"  # generator settings and statistics; marks a folder written by this tool
 _HAND = {}  # mano_root -> (ManoLayer, skinning weights), one per process
 
 
@@ -186,7 +187,7 @@ def write_sequences(write_sequence, out: Path, seqs: list, config: dict, seed: i
             "max_grasp_penetration_mm": float(max(r["penetration_mm"] for r in results)),
         },
     }
-    write_json(out / "hoc_synth.json", meta)
+    write_json(out / META_NAME, meta)
     return results
 
 

@@ -103,6 +103,19 @@ def build_dataset(args, name: str, split: str, mode: str, augment: bool, fractio
                                max_gap=max_gap)
 
 
+def frame_width(dataset: Dataset) -> Optional[int]:
+    """Width (pixels) of the frames the network sees from `dataset` (a dataset of build_dataset, or a ConcatDataset
+    of them); None when its parts differ."""
+    if isinstance(dataset, ConcatDataset):
+        widths = {frame_width(part) for part in dataset.datasets}
+        return widths.pop() if len(widths) == 1 else None
+    if isinstance(dataset, ToyPairs):
+        dataset = dataset.frames
+    if isinstance(dataset, ToyHandObjectDataset):
+        return int(dataset.width)
+    return int(dataset.pose_dataset.image_size[0])
+
+
 def make_loader(dataset: Dataset, args, context: DistContext, generator: Optional[torch.Generator],
                 collate: Callable, workers: int, train: bool) -> DataLoader:
     """DataLoader of args.batch_size. train: shuffled, drop_last, split over the processes (DistributedSampler,
@@ -149,7 +162,7 @@ def build_train_loader(args, context: DistContext, generator: torch.Generator,
     require_one_batch(dataset, args, context, f"annotated training frames in {' + '.join(args.train_datasets)} "
                       f"with --fraction {args.fraction:g}", "raise --fraction")
     return make_loader(dataset, args, context, generator, collate_samples,
-                       args.workers if workers is None else workers, train=True)
+                       resolve_workers(args, context.device) if workers is None else workers, train=True)
 
 
 def build_pair_loader(args, context: DistContext, generator: torch.Generator,
@@ -164,7 +177,7 @@ def build_pair_loader(args, context: DistContext, generator: torch.Generator,
     require_one_batch(dataset, args, context, f"consistency items in --consist_dataset {args.consist_dataset} "
                       f"split {args.consist_split}", "use a larger split")
     return make_loader(dataset, args, context, generator, collate_pairs,
-                       args.workers if workers is None else workers, train=True)
+                       resolve_workers(args, context.device) if workers is None else workers, train=True)
 
 
 def build_val_loader(args, context: DistContext, generator: Optional[torch.Generator] = None) -> DataLoader:
@@ -174,4 +187,5 @@ def build_val_loader(args, context: DistContext, generator: Optional[torch.Gener
         dataset = build_dataset(args, args.val_dataset, args.val_split, "weak", augment=False, fraction=args.fraction)
     else:
         dataset = build_dataset(args, args.val_dataset, args.val_split, "full", augment=False, fraction=1.0)
-    return make_loader(dataset, args, context, generator, collate_samples, args.workers, train=False)
+    return make_loader(dataset, args, context, generator, collate_samples, resolve_workers(args, context.device),
+                       train=False)

@@ -20,8 +20,7 @@ from tqdm import tqdm
 from handobjectconsist.datasets import sample_keys as K
 from handobjectconsist.errors import UserError
 from handobjectconsist.evaluation import HandObjectEvaluator
-from handobjectconsist.interrupts import check_interrupt
-from handobjectconsist.training.distributed import DistContext, all_finite
+from handobjectconsist.training.distributed import DistContext, all_finite, stop_if_interrupted
 from handobjectconsist.training.steps import Step
 from libyana.meters import AverageMeters
 
@@ -117,7 +116,7 @@ def epoch_pass(
     ready = started
     for batch_idx, batch in enumerate(bar):
         wait += time.perf_counter() - ready  # time this step waited for its batch (data loading)
-        check_interrupt()
+        stop_if_interrupted(context)
         if train:
             optimizer.zero_grad(set_to_none=True)
         done = []

@@ -8,11 +8,22 @@ Additions: --data_root, --mano_root, --device, --input_width, --pretrained (imag
 
 import argparse
 
-from handobjectconsist.entry import Parser, fraction_flag, non_negative_int, positive_float, positive_int
+from handobjectconsist.entry import (
+    Parser,
+    finite_float,
+    fraction_flag,
+    non_negative_float,
+    non_negative_int,
+    number_flag,
+    positive_float,
+    positive_int,
+)
 
 # The original also listed its unreleased synthetic sets syntho3d / syntho3dv2; they cannot be read here, so they are
 # not offered (the synthetic sets of this project are written in the FPHAB / HO3D-v2 layouts: synth/).
 DATASET_CHOICES = ["ho3dv2", "fhbhands", "toy"]
+WEIGHT = non_negative_float  # loss weights
+MINI_FACTOR = number_flag(float, 1, description="a number >= 1 (1 keeps every frame)")
 
 # Flags the original parsed but never used, kept so that its command lines run: dest -> why it has no effect
 # (docs/differences-from-upstream.md, D14). trainmeshwarp adds UNUSED_WARP_FLAGS.
@@ -42,17 +53,18 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
                        help="frames of --val_split to evaluate: all of them, or only those left unannotated by "
                             "--fraction (with --val_split train: the frames the photometric loss is applied to)")
     group.add_argument("--split_mode", default="objects", choices=["objects", "paper"], help="HO3D split family")
-    group.add_argument("--mini_factor", type=positive_float, default=1, help="keep a random subset (debugging only)")
+    group.add_argument("--mini_factor", type=MINI_FACTOR, default=1,
+                       help="keep a random 1/mini_factor of the frames, >= 1 (debugging only)")
     group.add_argument("--fraction", type=fraction_flag, default=1,
                        help="fraction of annotated ('strong') frames, in (0, 1]")
     group.add_argument("--use_cache", action="store_true", help="no effect (no annotation cache is kept)")
     group.add_argument("--no_augm", action="store_true", help="disable all train augmentation")
     group.add_argument("--block_rot", action="store_true", help="force rotation augmentation to 0")
-    group.add_argument("--max_rot", type=float, default=0, help="rotation augmentation range (radians)")
-    group.add_argument("--version", type=int, default=3, help="HO3D/synthetic set version")
-    group.add_argument("--center_idx", type=int, default=9, help="root joint (9 = middle MCP)")
-    group.add_argument("--center_jittering", type=float, default=0.1)
-    group.add_argument("--scale_jittering", type=float, default=0)
+    group.add_argument("--max_rot", type=non_negative_float, default=0, help="rotation augmentation range (radians)")
+    group.add_argument("--version", type=number_flag(int), default=3, help="HO3D/synthetic set version")
+    group.add_argument("--center_idx", type=number_flag(int, 0, 20), default=9, help="root joint (9 = middle MCP)")
+    group.add_argument("--center_jittering", type=non_negative_float, default=0.1)
+    group.add_argument("--scale_jittering", type=number_flag(float, 0, 1, open_maximum=True), default=0)
     group.add_argument("--input_width", type=positive_int, default=None,
                        help="resize frames to this width (keeps the aspect ratio); default: native width")
     group.add_argument("--toy_size", type=positive_int, default=16, help="number of samples of the 'toy' dataset")
@@ -80,31 +92,33 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
                             "default: MANO J_regressor + finger tips")
     group.add_argument("--criterion2d", default="l2", choices=["l2", "l1", "smooth_l1"],
                        help="no effect, as upstream (kept for the folder name)")
-    group.add_argument("--mano_lambda_verts3d", type=float, default=0, help="root-centred hand-vertex MSE")
-    group.add_argument("--mano_lambda_joints3d", type=float, default=0, help="root-centred hand-joint MSE")
-    group.add_argument("--mano_lambda_recov_joints3d", type=float, default=0.5, help="camera-space hand-joint MSE")
-    group.add_argument("--mano_lambda_recov_verts3d", type=float, default=0, help="camera-space hand-vertex MSE")
-    group.add_argument("--mano_lambda_joints2d", type=float, default=0, help="2D joint MSE (pixels / 512)")
-    group.add_argument("--mano_lambda_verts2d", type=float, default=0, help="2D hand-vertex MSE (pixels / 512)")
-    group.add_argument("--mano_lambda_shape", type=float, default=5e-7,
+    group.add_argument("--mano_lambda_verts3d", type=WEIGHT, default=0, help="root-centred hand-vertex MSE")
+    group.add_argument("--mano_lambda_joints3d", type=WEIGHT, default=0, help="root-centred hand-joint MSE")
+    group.add_argument("--mano_lambda_recov_joints3d", type=WEIGHT, default=0.5, help="camera-space hand-joint MSE")
+    group.add_argument("--mano_lambda_recov_verts3d", type=WEIGHT, default=0, help="camera-space hand-vertex MSE")
+    group.add_argument("--mano_lambda_joints2d", type=WEIGHT, default=0, help="2D joint MSE (pixels / 512)")
+    group.add_argument("--mano_lambda_verts2d", type=WEIGHT, default=0, help="2D hand-vertex MSE (pixels / 512)")
+    group.add_argument("--mano_lambda_shape", type=WEIGHT, default=5e-7,
                        help="beta regulariser; > 0 also enables shape prediction")
-    group.add_argument("--mano_lambda_pose_reg", type=float, default=5e-6, help="PCA-coefficient regulariser")
-    group.add_argument("--obj_lambda_recov_verts3d", type=float, default=0.5, help="camera-space object-vertex MSE")
-    group.add_argument("--obj_lambda_verts3d", type=float, default=0, help="centred rotated object vertices (L1)")
-    group.add_argument("--obj_lambda_verts2d", type=float, default=0, help="2D object-vertex MSE (pixels / 512)")
-    group.add_argument("--obj_trans_factor", type=float, default=100, help="translation multiplier (hand and object)")
-    group.add_argument("--obj_scale_factor", type=float, default=1e-4, help="scale multiplier (hand and object)")
+    group.add_argument("--mano_lambda_pose_reg", type=WEIGHT, default=5e-6, help="PCA-coefficient regulariser")
+    group.add_argument("--obj_lambda_recov_verts3d", type=WEIGHT, default=0.5, help="camera-space object-vertex MSE")
+    group.add_argument("--obj_lambda_verts3d", type=WEIGHT, default=0, help="centred rotated object vertices (L1)")
+    group.add_argument("--obj_lambda_verts2d", type=WEIGHT, default=0, help="2D object-vertex MSE (pixels / 512)")
+    group.add_argument("--obj_trans_factor", type=positive_float, default=100,
+                       help="translation multiplier (hand and object)")
+    group.add_argument("--obj_scale_factor", type=positive_float, default=1e-4,
+                       help="scale multiplier (hand and object)")
 
 
 def add_optim_args(parser: argparse.ArgumentParser, epochs: int = 10000) -> None:
     group = parser.add_argument_group("optimisation")
     group.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
-    group.add_argument("--lr", type=float, default=5e-5)
-    group.add_argument("--momentum", type=float, default=0.9, help="SGD only")
-    group.add_argument("--weight_decay", type=float, default=0)
+    group.add_argument("--lr", type=positive_float, default=5e-5)
+    group.add_argument("--momentum", type=number_flag(float, 0, 1), default=0.9, help="SGD only")
+    group.add_argument("--weight_decay", type=non_negative_float, default=0)
     group.add_argument("--epochs", type=non_negative_int, default=epochs, help="last epoch index (exclusive)")
-    group.add_argument("--lr_decay_step", type=float, default=100, help="StepLR step, in epochs")
-    group.add_argument("--lr_decay_gamma", type=float, default=1,
+    group.add_argument("--lr_decay_step", type=positive_float, default=100, help="StepLR step, in epochs")
+    group.add_argument("--lr_decay_gamma", type=non_negative_float, default=1,
                        help="StepLR gamma (1: constant LR; 0: no scheduler, constant LR -- upstream crashed)")
     group.add_argument("--freeze_batchnorm", action="store_true",
                        help="BN momentum 0 (BN already runs in eval mode, as upstream); adds _fbn to the folder")
@@ -119,7 +133,7 @@ def add_run_args(parser: argparse.ArgumentParser, epoch_display_freq: int = 1) -
     group.add_argument("--exp_dir", default=None, help="explicit experiment folder (overrides the derived name)")
     group.add_argument("--resume", default=None, help="checkpoint .pth (or its folder) to continue from")
     group.add_argument("--evaluate", action="store_true", help="one validation pass (needs --resume)")
-    group.add_argument("--manual_seed", type=int, default=0)
+    group.add_argument("--manual_seed", type=non_negative_int, default=0)
     group.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     group.add_argument("--amp", action="store_true",
                        help="CUDA only: run the image encoder under bfloat16 autocast (heads, MANO, rasteriser, warp "
@@ -128,11 +142,15 @@ def add_run_args(parser: argparse.ArgumentParser, epoch_display_freq: int = 1) -
                        help="CUDA only: encoder weights and input images in channels-last memory format; no effect "
                             "on CPU (a warning says so)")
     group.add_argument("--pyapt_id", default=None, help="no effect (the original's cluster marker file)")
-    group.add_argument("--eval_freq", type=int, default=10, help="validate when epoch %% eval_freq == 0; -1 never")
-    group.add_argument("--display_freq", type=int, default=500, help="save a sample figure every N batches")
-    group.add_argument("--epoch_display_freq", type=int, default=epoch_display_freq,
+    group.add_argument("--eval_freq", type=number_flag(int, 1, also=(-1,)), default=10,
+                       help="validate after epochs 1, 1+N, 1+2N, ... (the original's rule: 0-based epoch index %% N "
+                            "== 0) and after the last epoch (--epochs; an addition); -1: never")
+    group.add_argument("--display_freq", type=non_negative_int, default=500,
+                       help="save a sample figure every N batches (0: never)")
+    group.add_argument("--epoch_display_freq", type=non_negative_int, default=epoch_display_freq,
                        help="... in epochs where epoch %% N == 0")
-    group.add_argument("--snapshot", type=int, default=100, help="keep checkpoint_{epoch}.pth every N epochs")
+    group.add_argument("--snapshot", type=non_negative_int, default=100,
+                       help="keep checkpoint_{epoch}.pth every N epochs (0: never)")
 
 
 def trainmeshreg_parser() -> argparse.ArgumentParser:
@@ -156,20 +174,21 @@ def trainmeshwarp_parser() -> argparse.ArgumentParser:
     group.add_argument("--consist_split", default="train")
     group.add_argument("--no_consist_augm", action="store_true", help="no augmentation on the consist dataset")
     group.add_argument("--consist_mode", default="warp", choices=["flow", "warp"], help="no effect, as upstream")
-    group.add_argument("--consist_scale", type=float, default=1, help="no effect, as upstream (names the folder)")
+    group.add_argument("--consist_scale", type=finite_float, default=1,
+                       help="no effect, as upstream (names the folder)")
     group.add_argument("--consist_criterion", default="l1", choices=["l1", "l2", "ssim"])
-    group.add_argument("--progressive_consist_steps", type=int, default=1000,
+    group.add_argument("--progressive_consist_steps", type=non_negative_int, default=1000,
                        help="lambda_consist ramp length in consist batches (0: no ramp)")
     group.add_argument("--consist_gt_refs", action="store_true", help="reference frames use their GT meshes")
     group.add_argument("--consist_use_backward", action="store_true", help="add the reverse photometric term")
     group.add_argument("--sample_nb", type=positive_int, default=2,
                        help="frames per consist item (query + sample_nb-1 refs)")
-    group.add_argument("--spacing", type=int, default=0,
+    group.add_argument("--spacing", type=number_flag(int), default=0,
                        help="0: nearest annotated frame; >0: next annotated first; <0: previous first")
-    group.add_argument("--lambda_consist", type=float, default=0.001, help="photometric weight (ramped)")
-    group.add_argument("--lambda_data", type=float, default=0.999,
+    group.add_argument("--lambda_consist", type=WEIGHT, default=0.001, help="photometric weight (ramped)")
+    group.add_argument("--lambda_data", type=non_negative_float, default=0.999,
                        help="supervised weight (minus the current ramped lambda_consist)")
-    group.add_argument("--occlusion_threshold", type=float, default=0.03,
+    group.add_argument("--occlusion_threshold", type=non_negative_float, default=0.03,
                        help="forward-backward flow tolerance, fraction of the image side")
     group.add_argument("--consist_width", type=positive_int, default=None,
                        help="compute the flow, warp, masks and photometric error on the consist frames loaded at "

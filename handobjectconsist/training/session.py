@@ -10,6 +10,7 @@ barrier.
 """
 
 import argparse
+import inspect
 import logging
 import shutil
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from handobjectconsist.entry import run_main, user_error_message
-from handobjectconsist.errors import Interrupted
+from handobjectconsist.errors import Interrupted, UsageError, require_output_dir
 from handobjectconsist.interrupts import deferred_interrupts
 from handobjectconsist.models import LOSS_LAMBDA_DEFAULTS, MODEL_OPTION_KEYS, MeshRegNet, predicts_shape
 from handobjectconsist.models.encoder import IMAGENET_WEIGHTS, RANDOM_WEIGHTS, TINY_ARCH
@@ -33,7 +34,7 @@ from handobjectconsist.training.checkpoints import (
     save_training_checkpoint,
 )
 from handobjectconsist.training.data import resolve_workers
-from handobjectconsist.training.distributed import DistContext, barrier, cleanup, init_distributed
+from handobjectconsist.training.distributed import DistContext, barrier, cleanup, init_distributed, stop_if_interrupted
 from handobjectconsist.training.epochpass import NonFiniteLossError, epoch_pass
 from handobjectconsist.training.monitor import Monitor
 from handobjectconsist.training.options import trainmeshreg_parser
@@ -43,6 +44,8 @@ from libyana.fileio import remove_stale_temporaries
 
 # Model flags that are paths or run settings: taken from the command line even when resuming.
 RUNTIME_MODEL_KEYS = ("mano_root",)
+# Flags that set what the network sees: the checkpoint's values on --resume unless given (resolution_options).
+RESOLUTION_KEYS = ("input_width",)
 
 
 def run_in_context(args: argparse.Namespace, body: Callable[[argparse.Namespace, DistContext], Dict]) -> Dict:
@@ -78,6 +81,12 @@ def _first_missing_folder(path: Path) -> Optional[Path]:
     while not missing.parent.exists() and missing.parent != missing:
         missing = missing.parent
     return missing
+
+
+def check_exp_dir(args, exp_dir: Path) -> Path:
+    """exp_dir, or UsageError naming --exp_dir (or --checkpoint_root) when it or a folder above is an existing file;
+    called before the model and data are built."""
+    return require_output_dir(exp_dir, "--exp_dir" if args.exp_dir else "--checkpoint_root")
 
 
 @contextmanager
@@ -129,7 +138,8 @@ def model_options(args, checkpoint: Optional[Dict], logger: logging.Logger) -> D
     weights given on the command line (a value other than the flag's default), which override the checkpoint's
     (docs/differences-from-upstream.md, D15) unless they would switch the shape head on or off
     (mano_lambda_shape 0 vs > 0). Model flags ignored for the checkpoint's values are named in one warning line,
-    overriding loss weights in one info line."""
+    overriding loss weights in one info line. The frame width follows resolution_options (args changes in place)."""
+    resolution_options(args, checkpoint, logger)
     opts = dict(vars(args))
     if checkpoint is not None:
         saved = checkpoint["opts"]
@@ -153,6 +163,40 @@ def model_options(args, checkpoint: Optional[Dict], logger: logging.Logger) -> D
             logger.info("--resume %s: loss weights from the command line: %s", checkpoint.get("path"),
                         ", ".join(overridden))
     return opts
+
+
+def resolution_options(args, checkpoint: Optional[Dict], logger: logging.Logger) -> None:
+    """On --resume, set each flag of RESOLUTION_KEYS (the frame width) that is not given on the command line to the
+    checkpoint's value (args is changed in place, so datasets use it); a given value that differs from the
+    checkpoint's is kept and said in one warning line. No-op without a checkpoint or for a checkpoint without the
+    value (a run at the native width before it was recorded)."""
+    if checkpoint is None:
+        return
+    for key in RESOLUTION_KEYS:
+        saved, given = checkpoint["opts"].get(key), getattr(args, key)
+        if saved is None or given == saved:
+            continue
+        if given is None:
+            setattr(args, key, saved)
+            logger.info("--%s %s from the checkpoint %s", key, saved, checkpoint.get("path"))
+        else:
+            logger.warning("--%s %s differs from the checkpoint's %s (%s): the network now sees frames %s px wide",
+                           key, given, saved, checkpoint.get("path"), given)
+
+
+def check_epochs_left(args, start_epoch: int) -> None:
+    """Raise UsageError when a resumed run has no epoch left to train (--epochs at or below the checkpoint's)."""
+    if start_epoch > 0 and args.epochs <= start_epoch and not getattr(args, "evaluate", False):
+        raise UsageError(f"--epochs {args.epochs}: the resumed checkpoint has already finished {start_epoch} epochs, "
+                         f"so nothing would be trained; pass --epochs above {start_epoch} (the number of the last "
+                         "epoch to train)")
+
+
+def record_frame_width(opts: Dict, width: Optional[int]) -> None:
+    """Store the width of the frames the network is trained on (training.data.frame_width) as opts["input_width"],
+    so opt.yaml and the checkpoint name it even when --input_width was not given (the native width)."""
+    if width is not None:
+        opts["input_width"] = int(width)
 
 
 def _same_heads(key: str, value: float, saved: float) -> bool:
@@ -254,12 +298,50 @@ def loader_generator(seed: int) -> torch.Generator:
     return generator
 
 
-def distributed_model(model: torch.nn.Module, context: DistContext) -> torch.nn.Module:
-    """model wrapped in DistributedDataParallel under torchrun, model itself in a single process."""
+# Loss weights of which one > 0 makes the training loss reach every parameter of the hand branch (MANO pose/shape and
+# hand scale/translation heads) and of the object scale/translation head: the camera-space and 2D terms go through
+# the recovered 3D, i.e. through all of them (checked against the gradients: tests/training/test_session.py).
+_DDP_PARAMETERS = inspect.signature(DistributedDataParallel.__init__).parameters
+HAND_CAMERA_WEIGHTS = ("mano_lambda_recov_joints3d", "mano_lambda_recov_verts3d", "mano_lambda_joints2d",
+                       "mano_lambda_verts2d")
+OBJECT_CAMERA_WEIGHTS = ("obj_lambda_recov_verts3d", "obj_lambda_verts2d")
+
+
+def may_leave_parameters_unused(opts: Dict, photometric: bool) -> bool:
+    """Whether a training step can leave a MeshRegNet parameter without gradient (DDP then needs
+    find_unused_parameters, which costs a graph traversal per step and warns on every rank when none is unused).
+    photometric: trainmeshwarp's loss, whose rendered meshes reach every head."""
+    if photometric:
+        return False
+    return not (any(float(opts[key]) > 0 for key in HAND_CAMERA_WEIGHTS)
+                and any(float(opts[key]) > 0 for key in OBJECT_CAMERA_WEIGHTS))
+
+
+def distributed_model(model: torch.nn.Module, context: DistContext, args, opts: Dict,
+                      photometric: bool = False) -> torch.nn.Module:
+    """model wrapped in DistributedDataParallel under torchrun, model itself in a single process.
+
+    find_unused_parameters only when may_leave_parameters_unused; buffers are broadcast from rank 0 at each step
+    only when BatchNorm updates its running statistics (--train_batchnorm without --freeze_batchnorm), since
+    otherwise they never change and are equal on every rank from the start."""
     if not context.distributed:
         return model
     device_ids = [context.device.index] if context.device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=device_ids, find_unused_parameters=True)
+    sync = bool(args.train_batchnorm and not args.freeze_batchnorm)
+    # Newer torch renames broadcast_buffers (and warns on the old name); buffers are synced at wrapping either way.
+    sync_flag = "forward_sync_buffers" if "forward_sync_buffers" in _DDP_PARAMETERS else "broadcast_buffers"
+    return DistributedDataParallel(model, device_ids=device_ids,
+                                   find_unused_parameters=may_leave_parameters_unused(opts, photometric),
+                                   **{sync_flag: sync})
+
+
+def validation_due(epoch: int, args) -> bool:
+    """Whether epoch (1-based, the number finished) is validated: --eval_freq N validates epochs 1, 1+N, 1+2N, ...
+    (the original's rule, 0-based epoch index % N == 0) and, an addition (docs/differences-from-upstream.md, D15),
+    the last epoch --epochs; -1 never."""
+    if args.eval_freq == -1:
+        return False
+    return (epoch - 1) % args.eval_freq == 0 or epoch == args.epochs
 
 
 def validate(args, loader, model, epoch: int, device, monitor: Monitor, exp_dir: Path, show: bool) -> Dict:
@@ -311,6 +393,8 @@ class EpochLoop:
     def interrupted(self, err: KeyboardInterrupt) -> Interrupted:
         """Interrupted naming the signal and the last checkpoint this run saved (for the one-line report)."""
         signal_name = getattr(err, "signal_name", "SIGINT")
+        if getattr(err, "quiet", False) or not self.context.is_main:
+            return Interrupted(signal_name, quiet=True)  # rank 0 names the checkpoint it saved
         path = self.exp_dir / "checkpoint.pth"
         if self.saved_epoch is None:
             return Interrupted(signal_name, f"no checkpoint was saved in {self.exp_dir} by this run")
@@ -345,11 +429,10 @@ class EpochLoop:
             yield epoch, self.args.epoch_display_freq > 0 and epoch % self.args.epoch_display_freq == 0
 
     def end_epoch(self, epoch: int, show: bool) -> None:
-        """LR step, validation when due (every --eval_freq epochs, never with -1), checkpoint, barrier."""
+        """LR step, validation when due (validation_due), checkpoint, barrier, then a stop if a signal arrived."""
         if self.scheduler is not None:
             self.scheduler.step()
-        eval_freq = self.args.eval_freq
-        if self.context.is_main and self.val_loader is not None and eval_freq != -1 and (epoch - 1) % eval_freq == 0:
+        if self.context.is_main and self.val_loader is not None and validation_due(epoch, self.args):
             validate(self.args, self.val_loader, self.model, epoch, self.context.device, self.monitor, self.exp_dir,
                      show)
         if self.context.is_main:
@@ -359,3 +442,4 @@ class EpochLoop:
                                          extra=self.checkpoint_extra())
                 self.saved_epoch = epoch
         barrier(self.context)
+        stop_if_interrupted(self.context)  # torchrun: a signal during validation or the last epoch stops here

@@ -14,7 +14,12 @@ from typing import Dict, List, Optional
 from handobjectconsist.entry import warn_unused_flags
 from handobjectconsist.errors import UsageError
 from handobjectconsist.training.checkpoints import load_checkpoint, restore_rng_states
-from handobjectconsist.training.data import build_train_loader, build_val_loader, default_skeleton_regressor
+from handobjectconsist.training.data import (
+    build_train_loader,
+    build_val_loader,
+    default_skeleton_regressor,
+    frame_width,
+)
 from handobjectconsist.training.epochpass import epoch_pass, timing_line
 from handobjectconsist.training.monitor import Monitor
 from handobjectconsist.training.options import UNUSED_TRAINING_FLAGS, experiment_name, trainmeshreg_parser
@@ -24,11 +29,14 @@ from handobjectconsist.training.session import (
     build_meshregnet,
     build_optimizer,
     build_scheduler,
+    check_epochs_left,
+    check_exp_dir,
     distributed_model,
     exit_code,
     experiment_folder,
     loader_generator,
     model_options,
+    record_frame_width,
     resolve_pretrained,
     restore_optimizer,
     run_in_context,
@@ -72,7 +80,7 @@ def _run(args, context) -> Dict:
         elif "fhbhands" in args.train_datasets:
             LOGGER.info("FPHAB skeleton regressor: MANO J_regressor + finger tips (no fhb_skel_regressor.npz)")
     opts = model_options(args, checkpoint, LOGGER)
-    exp_dir = resolve_exp_dir(args, checkpoint)
+    exp_dir = check_exp_dir(args, resolve_exp_dir(args, checkpoint))
     model = build_meshregnet(args, opts, checkpoint, LOGGER).to(device)
     apply_speed_flags(args, model, device, LOGGER)
     optimizer = build_optimizer(args, model)
@@ -80,11 +88,14 @@ def _run(args, context) -> Dict:
     start_epoch = 0
     if checkpoint is not None:
         start_epoch = int(checkpoint["epoch"])
+        check_epochs_left(args, start_epoch)
         restore_optimizer(args, checkpoint, optimizer, scheduler, hyperparameters_from_flags=False)
 
     generator = loader_generator(args.manual_seed)
     val_loader = build_val_loader(args, context) if context.is_main else None
     train_loader = None if args.evaluate else build_train_loader(args, context, generator)
+    if train_loader is not None:
+        record_frame_width(opts, frame_width(train_loader.dataset))
     if checkpoint is not None and checkpoint.get("rng") is not None and not args.evaluate:
         restore_rng_states(checkpoint["rng"], generator)
     with experiment_folder(exp_dir, None if args.evaluate else checkpoint, args.snapshot, context.is_main, LOGGER):
@@ -92,7 +103,7 @@ def _run(args, context) -> Dict:
                           history=None if checkpoint is None or args.evaluate else checkpoint.get("history"),
                           start_epoch=None if args.evaluate else start_epoch)
         LOGGER.info("experiment folder %s, device %s, world size %d", exp_dir, device, context.world_size)
-        train_model = distributed_model(model, context)
+        train_model = distributed_model(model, context, args, opts)
         loop = EpochLoop(args, context, exp_dir, opts, model, optimizer, scheduler, generator, monitor, val_loader,
                          logger=LOGGER)
         with loop.guarded():

@@ -33,7 +33,13 @@ from handobjectconsist.entry import warn_unused_flags
 from handobjectconsist.errors import UsageError
 from handobjectconsist.models.warpreg import WarpRegNet
 from handobjectconsist.training.checkpoints import load_checkpoint, restore_rng_states
-from handobjectconsist.training.data import build_pair_loader, build_train_loader, build_val_loader, split_workers
+from handobjectconsist.training.data import (
+    build_pair_loader,
+    build_train_loader,
+    build_val_loader,
+    frame_width,
+    split_workers,
+)
 from handobjectconsist.training.distributed import DistContext
 from handobjectconsist.training.epochpass import epoch_pass, timing_line
 from handobjectconsist.training.monitor import Monitor
@@ -49,11 +55,14 @@ from handobjectconsist.training.session import (
     build_meshregnet,
     build_optimizer,
     build_scheduler,
+    check_epochs_left,
+    check_exp_dir,
     distributed_model,
     exit_code,
     experiment_folder,
     loader_generator,
     model_options,
+    record_frame_width,
     resolve_pretrained,
     restore_optimizer,
     run_in_context,
@@ -125,7 +134,8 @@ def _run(args, context) -> Dict:
     from_warp = checkpoint is not None and "warp_state" in checkpoint
     check_same_fraction(args, checkpoint)
     opts = {**model_options(args, checkpoint, LOGGER), "command": "trainmeshwarp"}
-    exp_dir = Path(args.exp_dir or Path(args.checkpoint_root) / experiment_name(args, "trainmeshwarp"))
+    exp_dir = check_exp_dir(args, Path(args.exp_dir or Path(args.checkpoint_root)
+                                       / experiment_name(args, "trainmeshwarp")))
     meshregnet = build_meshregnet(args, opts, checkpoint, LOGGER)
     warp = WarpRegNet(meshregnet, lambda_data=args.lambda_data, lambda_consist=args.lambda_consist,
                       criterion=args.consist_criterion, gt_refs=args.consist_gt_refs,
@@ -142,12 +152,14 @@ def _run(args, context) -> Dict:
     start_epoch = 0
     if checkpoint is not None:
         start_epoch = int(checkpoint["epoch"])
+        check_epochs_left(args, start_epoch)
         # A trainmeshreg checkpoint's scheduler is not continued (a fresh schedule, as upstream).
         restore_optimizer(args, checkpoint, optimizer, scheduler if from_warp else None,
                           hyperparameters_from_flags=True)
 
     generator = loader_generator(args.manual_seed)
     data_loader, consist_loader, val_loader = build_loaders(args, context, generator)
+    record_frame_width(opts, frame_width(data_loader.dataset))
     if from_warp and checkpoint.get("rng") is not None:
         restore_rng_states(checkpoint["rng"], generator)
     history = checkpoint.get("history") if from_warp else None
@@ -156,7 +168,7 @@ def _run(args, context) -> Dict:
                           start_epoch=start_epoch if from_warp else 0)
         LOGGER.info("experiment folder %s, device %s, world size %d, ramp step %d", exp_dir, device,
                     context.world_size, int(warp.consist_step))
-        train_model = distributed_model(warp, context)
+        train_model = distributed_model(warp, context, args, opts, photometric=True)
         loop = EpochLoop(args, context, exp_dir, opts, meshregnet, optimizer, scheduler, generator, monitor,
                          val_loader, checkpoint_extra=lambda: _warp_checkpoint_entries(warp), logger=LOGGER)
         with loop.guarded():

@@ -25,8 +25,8 @@ from handobjectconsist.datasets import sample_keys as K
 from handobjectconsist.datasets.build import build_eval_dataset
 from handobjectconsist.datasets.collate import collate_samples
 from handobjectconsist.devices import move_to_device, resolve_device
-from handobjectconsist.entry import Parser, non_negative_int, positive_float, positive_int, run_main
-from handobjectconsist.errors import UsageError, UserError
+from handobjectconsist.entry import Parser, non_negative_int, number_flag, positive_float, positive_int, run_main
+from handobjectconsist.errors import UsageError, UserError, require_output_dir
 from handobjectconsist.models import MeshRegNet
 from handobjectconsist.models.trained import load_trained_model
 from handobjectconsist.visualize.comparison import comparison_figure
@@ -46,6 +46,8 @@ RELEASE_MODELS = (
 )
 DEFAULT_RESUMES = tuple(path for path, _, _ in RELEASE_MODELS)
 DEFAULT_MODEL_NAMES = tuple(name for _, name, _ in RELEASE_MODELS)
+MIN_DISPLAY_WIDTH = 32  # pixels: below it a frame in the figure shows nothing recognisable
+DISPLAY_WIDTH = number_flag(int, MIN_DISPLAY_WIDTH, description=f"a width of at least {MIN_DISPLAY_WIDTH} pixels")
 # Upstream FPHAB "viz" mode: raw indices of the test set (40 appears twice, as upstream).
 FPHAB_VIZ_INDICES = (479, 3010, 3820, 40, 1430, 1095, 3530, 175, 40, 4330)
 
@@ -179,7 +181,7 @@ def write_comparison_figures(models: Sequence[Tuple[str, MeshRegNet]], net_datas
 def visualize_parser() -> argparse.ArgumentParser:
     p = Parser(description="Ground truth vs. models comparison figures (visualize.py demo)")
     p.add_argument("--com", default="debug/", help="output folder checkpoints/{dataset}/{com}")
-    p.add_argument("--manual_seed", type=int, default=1)
+    p.add_argument("--manual_seed", type=non_negative_int, default=1)
     p.add_argument("--dataset", default="fhbhands", choices=["fhbhands", "ho3dv2"])
     p.add_argument("--split", default="test")
     p.add_argument("--mode", default="viz", choices=["viz", "full"],
@@ -190,31 +192,47 @@ def visualize_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=non_negative_int, default=0,
                    help="accepted for compatibility; frames are read in-process")
     p.add_argument("--resumes", nargs="+", default=list(DEFAULT_RESUMES), help="checkpoints, one per model row")
-    p.add_argument("--model_names", nargs="+", default=list(DEFAULT_MODEL_NAMES),
-                   help="row titles ('Ground Truth' is prepended)")
+    p.add_argument("--model_names", nargs="+", default=None,
+                   help="row titles ('Ground Truth' is prepended); default: the release models' names for the "
+                        "default --resumes, else each checkpoint's experiment folder name")
     p.add_argument("--data_root", default="data", help="folder holding fhbhands/ (or ho3dv2/), or the set itself")
     p.add_argument("--mano_root", default=None,
                    help="MANO folder (default: the one saved in each checkpoint)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--input_width", type=positive_int, default=None,
                    help="frame width fed to every network (default: each model's own training --input_width)")
-    p.add_argument("--display_width", type=positive_int, default=None,
-                   help="frame width in the figures (default: stored)")
+    p.add_argument("--display_width", type=DISPLAY_WIDTH, default=None,
+                   help=f"frame width in the figures, >= {MIN_DISPLAY_WIDTH} (default: stored)")
     p.add_argument("--out_dir", default=None, help="output folder (default checkpoints/{dataset}/{com})")
     p.add_argument("--max_images", type=positive_int, default=None, help="draw at most this many images")
     return p
 
 
+def default_model_names(resumes: Sequence[str]) -> List[str]:
+    """Row titles for --resumes: the release models' names for the default checkpoints, else the name of each
+    checkpoint's experiment folder (the file's stem for a checkpoint outside one)."""
+    if list(resumes) == list(DEFAULT_RESUMES):
+        return list(DEFAULT_MODEL_NAMES)
+    names = []
+    for resume in resumes:
+        path = Path(resume)
+        names.append(path.name if path.is_dir() or not path.suffix else (path.parent.name or path.stem))
+    return names
+
+
 def run_visualize(argv: Optional[Sequence[str]] = None) -> List[Path]:
     """Parse flags, write the figures; returns their paths."""
     args = visualize_parser().parse_args(argv)
+    if args.model_names is None:
+        args.model_names = default_model_names(args.resumes)
     if len(args.resumes) != len(args.model_names):
         raise UsageError(f"--resumes has {len(args.resumes)} entries but --model_names has {len(args.model_names)}; "
                          f"give one name per checkpoint")
     check_checkpoints(args.resumes, args.model_names)
     set_all_seeds(args.manual_seed)
     device = resolve_device(args.device)
-    out_dir = Path(args.out_dir) if args.out_dir else Path("checkpoints") / args.dataset / args.com
+    out_dir = require_output_dir(Path(args.out_dir) if args.out_dir else Path("checkpoints") / args.dataset / args.com,
+                                 "--out_dir" if args.out_dir else "--com")
     loaded = [load_trained_model(path, args.mano_root, device) for path in args.resumes]
     mano_root = args.mano_root or loaded[-1].opts["mano_root"]
     by_width: Dict[Optional[int], object] = {}  # one dataset per distinct network width

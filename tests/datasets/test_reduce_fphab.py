@@ -89,3 +89,14 @@ def test_bad_width_is_rejected_at_parsing(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"error: argument --width: must be a positive integer, got 0 (see {SCRIPT.name} --help)"]
+
+
+def test_non_jpeg_files_are_named_not_skipped_silently(tmp_path, capsys):
+    color = _write_full_frames(tmp_path, n=1)
+    Image.fromarray(np.zeros((1080, 1920, 3), np.uint8)).save(color / "color_0001.png")
+    (color / "notes.txt").write_text("mine\n")
+    assert reduce_fphab.main(["--data_root", str(tmp_path), "--workers", "1"]) == 0
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "2 files" in notes[0] and "not .jpeg frames" in notes[0], notes
+    assert sorted(p.name for p in (tmp_path / "Video_files_480/Subject_1/open_milk/1/color").iterdir()) == [
+        "color_0000.jpeg"]

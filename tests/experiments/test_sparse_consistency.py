@@ -228,14 +228,27 @@ def test_user_errors_print_one_line(fphab_tiny_root, mano_root, tmp_path, capsys
     assert capsys.readouterr().err.strip().splitlines()[0].startswith("error: argument --step1_epochs")
 
 
+def test_step1_extra_reaches_step1_only_and_renames_its_runs():
+    base = runs.Settings(data_root="d", mano_root="m", input_width=48, batch_size=2, lr=1e-3, encoder_arch="tiny",
+                         pretrained=None, step1_epochs=4, step2_epochs=1, lambda_data=0.999, lambda_consist=0.01,
+                         progressive_consist_steps=10, consist_criterion="l1")
+    drop = replace(base, step1_extra=["--lr_decay_step", "3", "--lr_decay_gamma", "0.333"])
+    a, b = runs.run_dirs(base, "r", 0.2, 0), runs.run_dirs(drop, "r", 0.2, 0)
+    assert a["step1"] != b["step1"] and a["control"] != b["control"]  # step 2 resumes another step-1 model
+    step1 = trainmeshreg_parser().parse_args(runs.step1_argv(drop, 0.2, 0, b["step1"], 4))
+    assert step1.lr_decay_step == 3 and step1.lr_decay_gamma == pytest.approx(0.333)
+    step2 = trainmeshwarp_parser().parse_args(runs.step2_argv(drop, "consist", 0.2, 0, Path("x"), Path("c.pth"), 5))
+    default = trainmeshwarp_parser().parse_args([])
+    assert step2.lr_decay_step == default.lr_decay_step and step2.lr_decay_gamma == default.lr_decay_gamma
+
+
 def test_consistency_options_pass_through_step2_extra_to_both_arms():
     """The configuration chosen by the basin test reaches both step-2 arms (the control runs the same consist loader)
-    and not step 1; a step-1 learning-rate drop given in --extra reaches both steps (step 2 starts a fresh StepLR
-    from a trainmeshreg checkpoint, so 67 epochs stay below its 200-epoch step)."""
+    and not step 1; the step-1 learning-rate drop goes through --step1_extra."""
     base = runs.Settings(data_root="d", mano_root="m", input_width=128, batch_size=8, lr=3e-4, encoder_arch="tiny",
                          pretrained=None, step1_epochs=267, step2_epochs=67, lambda_data=0.999, lambda_consist=0.01,
                          progressive_consist_steps=200, consist_criterion="l1",
-                         extra=["--lr_decay_step", "200", "--lr_decay_gamma", "0.333333"],
+                         step1_extra=["--lr_decay_step", "200", "--lr_decay_gamma", "0.333333"],
                          step2_extra="--consist_width 120 --consist_params lateral --consist_max_gap 15".split())
     dirs = runs.run_dirs(base, "r", 0.00625, 0)
     step1 = trainmeshreg_parser().parse_args(runs.step1_argv(base, 0.00625, 0, dirs["step1"], 267))
@@ -245,4 +258,4 @@ def test_consistency_options_pass_through_step2_extra_to_both_arms():
         opts = trainmeshwarp_parser().parse_args(
             runs.step2_argv(base, method, 0.00625, 0, Path("x"), Path("s1/checkpoint.pth"), 334))
         assert (opts.consist_width, opts.consist_params, opts.consist_max_gap) == (120, "lateral", 15)
-        assert opts.consist_scales == [1] and opts.lr_decay_step == 200
+        assert opts.consist_scales == [1]

@@ -269,3 +269,193 @@ def test_signal_to_the_main_process_stops_the_run(sig, workers, mano_root, tmp_p
     assert errors[0].startswith(f"error: interrupted by {sig}; the last saved checkpoint is ")
     assert f"(epoch {epoch})" in errors[0]
     assert elapsed < 10
+
+
+# ------------------------------------------------------------------------------------------- issue 23
+@pytest.mark.parametrize("flag, value", [
+    ("--mini_factor", "0.5"), ("--mini_factor", "inf"), ("--lr", "0"), ("--lr", "nan"), ("--lr", "-1e-3"),
+    ("--momentum", "1.5"), ("--weight_decay", "-1"), ("--mano_lambda_recov_joints3d", "-0.5"),
+    ("--obj_lambda_recov_verts3d", "inf"), ("--mano_lambda_shape", "nan"), ("--snapshot", "-1"),
+    ("--eval_freq", "0"), ("--eval_freq", "-2"), ("--manual_seed", "-1"), ("--center_idx", "21"),
+    ("--scale_jittering", "1"), ("--center_jittering", "-inf"), ("--display_freq", "-1"),
+    ("--lr_decay_step", "0"), ("--obj_trans_factor", "0"), ("--epochs", "1.5"), ("--max_rot", "nan"),
+])
+@pytest.mark.parametrize("main", [trainmeshreg.main, trainmeshwarp.main], ids=["trainmeshreg", "trainmeshwarp"])
+def test_out_of_range_number_is_rejected_at_parsing(main, flag, value, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([f"{flag}={value}", "--exp_dir", str(tmp_path / "exp")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: argument {flag}: ") and value in err[0], err
+    assert not (tmp_path / "exp").exists()
+
+
+@pytest.mark.parametrize("flag, value", [("--lambda_consist", "-0.1"), ("--lambda_data", "nan"),
+                                         ("--occlusion_threshold", "-1"), ("--progressive_consist_steps", "-5"),
+                                         ("--consist_scale", "inf")])
+def test_trainmeshwarp_consistency_numbers_are_checked_at_parsing(flag, value, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        trainmeshwarp.main([f"{flag}={value}", "--exp_dir", str(tmp_path / "exp")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: argument {flag}: "), err
+
+
+def _base_run(mano_root, exp, width=48):
+    argv = _toy(mano_root, exp)
+    argv[argv.index("--input_width") + 1] = str(width)
+    assert trainmeshreg.main(argv) == 0
+    return exp / "checkpoint.pth"
+
+
+def _without_width(argv):
+    index = argv.index("--input_width")
+    return argv[:index] + argv[index + 2:]
+
+
+@pytest.mark.parametrize("main", [trainmeshreg.main, trainmeshwarp.main], ids=["trainmeshreg", "trainmeshwarp"])
+def test_resume_keeps_the_frame_width_of_the_checkpoint(main, mano_root, tmp_path, caplog):
+    import yaml
+
+    checkpoint = _base_run(mano_root, tmp_path / "base")
+    exp = tmp_path / "resumed"
+    argv = _without_width(_toy(mano_root, exp, epochs=2, extra=f"--resume {checkpoint}"))
+    extra = ["--consist_dataset", "toy"] if main is trainmeshwarp.main else []
+    caplog.clear()
+    assert main(argv + extra) == 0
+    assert not [r for r in caplog.records if r.levelname == "WARNING" and "input_width" in r.getMessage()]
+    assert yaml.safe_load((exp / "opt.yaml").read_text())["input_width"] == 48
+    assert load_checkpoint(exp / "checkpoint.pth")["opts"]["input_width"] == 48
+
+
+def test_resume_with_another_width_says_it_in_one_line(mano_root, tmp_path, caplog):
+    import yaml
+
+    checkpoint = _base_run(mano_root, tmp_path / "base")
+    exp = tmp_path / "resumed"
+    caplog.clear()
+    assert trainmeshreg.main(_toy(mano_root, exp, epochs=2, extra=f"--resume {checkpoint}")) == 0  # width 32
+    lines = [r.getMessage() for r in caplog.records if "--input_width" in r.getMessage()]
+    assert len(lines) == 1 and "--input_width 32 differs from the checkpoint's 48" in lines[0], lines
+    assert yaml.safe_load((exp / "opt.yaml").read_text())["input_width"] == 32
+
+
+def test_native_width_is_recorded_not_null(mano_root, tmp_path):
+    import yaml
+
+    exp = tmp_path / "exp"
+    assert trainmeshreg.main(_without_width(_toy(mano_root, exp))) == 0
+    assert yaml.safe_load((exp / "opt.yaml").read_text())["input_width"] == 64  # the toy set's native width
+
+
+@pytest.mark.parametrize("epochs", [1, 0])
+def test_resume_with_no_epoch_left_is_an_error(epochs, mano_root, tmp_path, capsys):
+    checkpoint = _base_run(mano_root, tmp_path / "base")
+    exp = tmp_path / "more"
+    assert trainmeshreg.main(_toy(mano_root, exp, epochs=epochs, extra=f"--resume {checkpoint}")) == 1
+    errors = _error_lines(capsys)
+    assert len(errors) == 1 and f"--epochs {epochs}" in errors[0] and "above 1" in errors[0], errors
+    assert not exp.exists()
+
+
+@pytest.mark.parametrize("main", [trainmeshreg.main, trainmeshwarp.main], ids=["trainmeshreg", "trainmeshwarp"])
+@pytest.mark.parametrize("where", ["exp_dir", "parent"])
+def test_exp_dir_that_is_a_file(main, where, mano_root, tmp_path, capsys):
+    blocker = tmp_path / "taken"
+    blocker.write_text("user data\n")
+    exp = blocker if where == "exp_dir" else blocker / "run"
+    assert main(_toy(mano_root, exp) + ["--consist_dataset", "toy"] * (main is trainmeshwarp.main)) == 1
+    errors = _error_lines(capsys)
+    assert len(errors) == 1 and errors[0].startswith(f"error: --exp_dir {exp}: ") and "existing file" in errors[0]
+    assert blocker.read_text() == "user data\n"
+
+
+@pytest.mark.parametrize("main", [trainmeshreg.main, trainmeshwarp.main], ids=["trainmeshreg", "trainmeshwarp"])
+def test_device_cuda_without_cuda(main, mano_root, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    argv = _toy(mano_root, tmp_path / "exp")
+    argv[argv.index("--device") + 1] = "cuda"
+    assert main(argv + ["--consist_dataset", "toy"] * (main is trainmeshwarp.main)) == 1
+    errors = _error_lines(capsys)
+    assert errors == ["error: --device cuda: no CUDA device is visible; use --device cpu or auto"]
+    assert not (tmp_path / "exp").exists()
+
+
+@pytest.mark.parametrize("content", ["garbage", "tensor", "list", "checkpoint_object", "empty"])
+def test_pretrained_file_that_is_not_a_state_dict(content, mano_root, tmp_path, capsys):
+    path = tmp_path / "weights.pth"
+    if content == "garbage":
+        path.write_bytes(b"\x00not a torch file" * 20)
+    elif content == "tensor":
+        torch.save(torch.zeros(3), path)
+    elif content == "list":
+        torch.save([torch.zeros(3)], path)
+    elif content == "checkpoint_object":
+        torch.save({"epoch": 3, "opts": {"lr": 1.0}}, path)
+    else:
+        path.write_bytes(b"")
+    argv = _toy(mano_root, tmp_path / "exp", extra=f"--pretrained {path}")
+    argv[argv.index("--encoder_arch") + 1] = "resnet18"
+    assert trainmeshreg.main(argv) == 1
+    errors = _error_lines(capsys)
+    assert len(errors) == 1 and errors[0].startswith(f"error: --pretrained {path}: "), errors
+    assert not (tmp_path / "exp").exists()
+
+
+def test_pretrained_with_the_tiny_encoder(mano_root, tmp_path, capsys):
+    path = tmp_path / "weights.pth"
+    torch.save({"conv1.weight": torch.zeros(1)}, path)
+    assert trainmeshreg.main(_toy(mano_root, tmp_path / "exp", extra=f"--pretrained {path}")) == 1
+    errors = _error_lines(capsys)
+    assert len(errors) == 1 and "--pretrained" in errors[0] and "tiny" in errors[0], errors
+
+
+# ---- annotation files checked whole, frames of another size
+def _first_object_pose(root):
+    return sorted((root / "Object_6D_pose_annotation_v1_1").glob("Subject_*/*/*/object_pose.txt"))[0]
+
+
+@pytest.mark.parametrize("which, cut", [("skeleton", "empty"), ("skeleton", "half"), ("object_pose", "empty"),
+                                        ("skeleton", "blank_lines")])
+def test_empty_or_truncated_annotation_file_names_file_and_line(which, cut, fphab_copy, mano_root, tmp_path,
+                                                                capsys):
+    path = _first_skeleton(fphab_copy) if which == "skeleton" else _first_object_pose(fphab_copy)
+    lines = path.read_text().splitlines()
+    kept = {"empty": [], "half": lines[: len(lines) // 2], "blank_lines": ["", "  "]}[cut]
+    path.write_text("".join(line + "\n" for line in kept))
+    assert trainmeshreg.main(_fphab(fphab_copy, mano_root, tmp_path / "exp")) == 1
+    errors = _error_lines(capsys)
+    line = len(kept if cut == "half" else []) + 1
+    assert len(errors) == 1 and f"{path}, line {line}" in errors[0], errors
+    problem = errors[0].split(f", line {line}: ")[1].replace(str(tmp_path), "")
+    assert ("the file is empty" in problem) == (cut != "half") and ("truncated" in problem) == (cut == "half")
+    assert not (tmp_path / "exp").exists()
+
+
+def test_frames_without_object_pose_are_dropped_with_one_line(fphab_copy, mano_root, tmp_path, capsys):
+    from handobjectconsist.datasets.fphab import FPHAB
+
+    full = len(FPHAB(fphab_copy, split="train"))
+    capsys.readouterr()
+    path = _first_object_pose(fphab_copy)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:-2]) + "\n")
+    reader = FPHAB(fphab_copy, split="train")
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "2 frames of 1 sequences" in out[0] and str(path) in out[0], out
+    assert len(reader) == full - 2 or len(reader) == len(FPHAB(fphab_copy, split="train"))
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_frame_of_another_size_names_the_frame(workers, fphab_copy, mano_root, tmp_path, capsys):
+    from PIL import Image
+
+    frames = sorted((fphab_copy / "Video_files_480").glob("Subject_*/*/*/color/*.jpeg"))
+    for odd in frames[1:]:  # every frame but the first, whose size is read at start-up
+        Image.open(odd).convert("RGB").resize((320, 180)).save(odd, format="JPEG")
+    argv = _fphab(fphab_copy, mano_root, tmp_path / "exp", f"--workers {workers}")
+    assert trainmeshreg.main(argv) == 1
+    errors = _error_lines(capsys)
+    assert len(errors) == 1 and "the frame is 320x180" in errors[0], errors
+    assert any(str(path) in errors[0] for path in frames[1:])
+    assert not (tmp_path / "exp").exists()  # no opt.yaml, tensorboard/ or images/ left behind
