@@ -177,10 +177,12 @@ def adjust_contrast(frame: np.ndarray, factor: float) -> np.ndarray:
 def adjust_saturation(frame: np.ndarray, factor: float) -> np.ndarray:
     """Blend with the frame's own grey image: factor * frame + (1 - factor) * grey, clipped.
 
-    The grey image is OpenCV's 8-bit luma (weights 0.299, 0.587, 0.114, rounded), within 0.5/255 of torchvision's.
+    The blend is linear in (r, g, b), so it runs as one 3x3 colour matrix per pixel (cv2.transform, rounded and
+    clipped to uint8 once): M = factor * I + (1 - factor) * 1 w^T with w the grey weights.
     """
-    grey = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
-    return cv2.addWeighted(frame, factor, grey, 1.0 - factor, 0.0)
+    weights = np.asarray(GRAY_WEIGHTS, dtype=np.float32)
+    matrix = factor * np.eye(3, dtype=np.float32) + (1.0 - factor) * np.outer(np.ones(3, np.float32), weights)
+    return cv2.transform(frame, matrix)
 
 
 def adjust_hue(frame: np.ndarray, shift: float) -> np.ndarray:

@@ -45,10 +45,11 @@ def load_frame(path, width: Optional[int] = None, expected_size: Optional[Tuple[
             if expected_size is not None and tuple(img.size) != tuple(expected_size):
                 raise CorruptFileError(path, f"a {expected_size[0]}x{expected_size[1]} frame like the other frames "
                                              "of the dataset", f"the frame is {img.size[0]}x{img.size[1]}")
-            img = img.convert("RGB")
+            if img.mode != "RGB":
+                img = img.convert("RGB")
             target = resized_size(img.size, width)
             if target != img.size:
                 img = img.resize(target, Image.BILINEAR)
-            return np.asarray(img, dtype=np.uint8).copy()
+            return np.array(img, dtype=np.uint8)  # one writable copy (convert + asarray + copy made three)
     except DECODE_ERRORS as err:
         raise CorruptFileError(path, "a frame image", f"not a readable image ({err})") from None
