@@ -191,8 +191,7 @@ def adjust_hue(frame: np.ndarray, shift: float) -> np.ndarray:
     if steps == 0:
         return frame  # the 8-bit HSV round trip alone is not lossless
     hsv = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV_FULL)
-    hue_lut = ((np.arange(256) + steps) % 256).astype(np.uint8)
-    hsv[..., 0] = cv2.LUT(hsv[..., 0], hue_lut)
+    hsv[..., 0] += np.uint8(steps)  # uint8 addition wraps around: (hue + steps) mod 256
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL)
 
 
