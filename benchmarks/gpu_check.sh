@@ -47,6 +47,9 @@ STAGES="$OUT/stages.tsv"
 # The benchmarks write into benchmarks/results/ (the committed CPU figures): keep those and put them back at the end.
 KEEP="$OUT/results_before"
 mkdir -p "$KEEP" && cp benchmarks/results/*.json "$KEEP/" 2>/dev/null
+# A stage that fails must not leave an earlier run's JSON to be reported as its result.
+rm -f benchmarks/results/bench_render.json benchmarks/results/bench_consist_step.json \
+  benchmarks/results/bench_dataloader.json
 
 if [ "$DRY" = 1 ]; then
   WIDTH=64; BATCH=2; FRAMES=3; SUBJECTS=2; TRAIN_S=25; BENCH_ITERS=1; ARCH=tiny; LOADER_BATCHES=2; TEST_S=120
