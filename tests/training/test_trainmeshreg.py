@@ -146,3 +146,14 @@ def test_default_imagenet_weights_offline_is_one_line_and_writes_nothing(mano_ro
 def test_opt_yaml_records_the_initial_weights(mano_root, tmp_path):
     run(_argv(mano_root, tmp_path / "exp", 1))
     assert yaml.safe_load((tmp_path / "exp" / "opt.yaml").read_text())["pretrained"] == "none"  # tiny: random
+
+
+def test_pretrained_with_resume_says_it_has_no_effect(mano_root, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda *a, **k: pytest.fail("downloaded on resume"))
+    run(_argv(mano_root, tmp_path / "exp", 1))
+    resume = f"--resume {tmp_path / 'exp' / 'checkpoint.pth'} --pretrained imagenet"
+    with caplog.at_level(logging.WARNING):
+        run(_argv(mano_root, tmp_path / "exp", 2, resume))
+    lines = [r.getMessage() for r in caplog.records if "--pretrained" in r.getMessage()]
+    assert len(lines) == 1 and "no effect with --resume" in lines[0]
+    assert yaml.safe_load((tmp_path / "exp" / "opt.yaml").read_text())["pretrained"] == "none"  # the checkpoint's
