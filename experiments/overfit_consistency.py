@@ -1,4 +1,4 @@
-"""Fit a trained model to a few fixed consist pairs by the photometric loss alone (issue 7 diagnostic).
+"""Fit a trained model to a few fixed consist pairs by the photometric loss alone (a diagnostic; experiments/README.md).
 
 Loads a trainmeshreg/trainmeshwarp checkpoint, draws --pairs consist items [unannotated query, nearest annotated
 reference] from the train split (no augmentation, self pairs left out), and takes --steps Adam steps on the

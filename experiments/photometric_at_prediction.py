@@ -1,4 +1,4 @@
-"""Does the photometric loss, at a trained model's predictions, point toward the truth? (issue 12 diagnostic)
+"""Does the photometric loss, at a trained model's predictions, point toward the truth? (experiments/README.md)
 
 The consistency term trains a query frame's PREDICTED meshes. It can only lower their error if, at the prediction,
 (1) the loss is higher than at the true query mesh (the truth is preferred), and (2) its gradient with respect to the

@@ -1,4 +1,4 @@
-"""How informative is the photometric consistency loss on a dataset? (issue 7 diagnostic)
+"""How informative is the photometric consistency loss on a dataset? (a diagnostic; experiments/README.md)
 
 Takes consist items [unannotated query, nearest annotated reference] exactly as trainmeshwarp.py builds them (train
 split, --fraction, no augmentation), renders the flow between the reference's GT mesh and the query's GT mesh moved

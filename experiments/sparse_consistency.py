@@ -1,4 +1,4 @@
-"""Sparse supervision on the synthetic FPHAB set, with and without photometric consistency (issues 7 and 12).
+"""Sparse supervision on the synthetic FPHAB set, with and without photometric consistency.
 
     python experiments/sparse_consistency.py --data_root DIR --mano_root DIR --fractions 0.00625 \
         --seeds 0 1 2 3 4 --step1_epochs N --step2_epochs M --lr 3e-4 --step2_lr 1e-4 --lambda_consist L [L ...] \

@@ -1,4 +1,4 @@
-"""Sparse supervision with and without photometric consistency (issues 7 and 12; docs/differences-from-upstream.md).
+"""Sparse supervision with and without photometric consistency (experiments/README.md).
 
 Modules: data (MANO / synthetic FPHAB set, annotated-frame counts), runs (step 1, step 2 with consistency and the
 control, evaluation, skip-if-done), aggregate (mean/std, relative change, table.md), plot (plot.png), estimate

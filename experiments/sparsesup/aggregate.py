@@ -9,7 +9,7 @@ import math
 from typing import Dict, List, Optional, Sequence
 
 # (metric key in the evaluator summary, column label). 2D errors are in pixels of the dataset's reference frame
-# (480x270 for FPHAB) since issue 12.
+# (480x270 for FPHAB) since the pre-registered comparison.
 METRICS = (
     ("objverts3d_mepe_trans_mm", "object 3D verts (mm)"),
     ("joints2d_base_epe_mean_px", "hand 2D joints (px, 480x270)"),
