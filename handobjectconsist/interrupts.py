@@ -23,8 +23,8 @@ from typing import Iterator, Optional
 
 from handobjectconsist.errors import Interrupted
 
-__all__ = ["check_interrupt", "deferred_interrupts", "handle_interrupts", "pending_signal", "record_only",
-           "signal_name"]
+__all__ = ["check_interrupt", "deferred_interrupts", "handle_interrupts", "pending_signal",
+           "quiet_lost_fd_connections", "record_only", "signal_name"]
 
 _NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
 
@@ -55,6 +55,31 @@ def _handler(signum, frame) -> None:
     sys.excepthook = _quiet_excepthook  # the process is stopping: its worker threads may report dead connections
     if _State.defer_depth == 0 and not _State.record_only:
         raise Interrupted(signal_name(signum))
+
+
+def _from_fd_sharing(tb) -> bool:
+    """Whether a traceback passes through multiprocessing's fd-passing thread (multiprocessing.resource_sharer)."""
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__") == "multiprocessing.resource_sharer":
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def quiet_lost_fd_connections(worker_id: Optional[int] = None) -> None:
+    """In a DataLoader worker (usable as its worker_init_fn; worker_id unused): do not print a connection error of
+    the thread that passes tensors' file descriptors to the main process (multiprocessing.resource_sharer, which
+    reports through sys.excepthook). It means the main process stopped reading, which happens only when it stops
+    (a signal, an error it reports itself); a worker that printed it would add a traceback to the run's one-line
+    report. Every other exception is printed as before."""
+    previous = sys.excepthook
+
+    def hook(exc_type, exc, tb) -> None:
+        if issubclass(exc_type, (ConnectionError, EOFError)) and _from_fd_sharing(tb):
+            return
+        previous(exc_type, exc, tb)
+
+    sys.excepthook = hook
 
 
 @contextmanager

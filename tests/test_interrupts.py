@@ -22,3 +22,25 @@ def test_connection_errors_are_quiet_after_a_signal_only(monkeypatch, capsys):
     assert capsys.readouterr().err == ""
     sys.excepthook(ValueError, ValueError("a real error"), None)
     assert "a real error" in capsys.readouterr().err
+
+
+def _raised_in(module, exc):
+    """(type, value, traceback) of exc raised by code whose globals are those of `module`."""
+    try:
+        exec("raise exc", {"__name__": module.__name__, "exc": exc})
+    except BaseException as err:  # noqa: BLE001 - the exception is the test's input
+        return type(err), err, err.__traceback__
+
+
+def test_a_worker_does_not_print_the_fd_passing_thread_losing_its_reader(monkeypatch, capsys):
+    import multiprocessing.resource_sharer as resource_sharer
+
+    monkeypatch.setattr(sys, "excepthook", sys.__excepthook__)
+    interrupts.quiet_lost_fd_connections(worker_id=0)
+    sys.excepthook(*_raised_in(resource_sharer, ConnectionResetError(104, "reset by the main process")))
+    sys.excepthook(*_raised_in(resource_sharer, EOFError("main process gone")))
+    assert capsys.readouterr().err == ""
+    sys.excepthook(*_raised_in(signal, ConnectionResetError(104, "a connection of the user's code")))
+    sys.excepthook(*_raised_in(resource_sharer, ValueError("a real error in the fd thread")))
+    err = capsys.readouterr().err
+    assert "a connection of the user's code" in err and "a real error in the fd thread" in err

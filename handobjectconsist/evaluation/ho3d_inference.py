@@ -19,6 +19,7 @@ from handobjectconsist.datasets import sample_keys as K
 from handobjectconsist.datasets.build import build_eval_dataset
 from handobjectconsist.datasets.collate import collate_samples
 from handobjectconsist.evaluation.ho3d_submission import HO3DSubmissionWriter
+from handobjectconsist.interrupts import quiet_lost_fd_connections
 
 PAPER_SPLITS = ("train", "trainval", "val", "test")
 
@@ -42,7 +43,7 @@ def ho3d_eval_loader(data_root: Union[str, Path], split: str, mano_root: Optiona
         raise RuntimeError(f"{reader.root}: the {split} dataset has {len(dataset)} items for {len(reader.seq_names)} "
                            "listed frames; every frame must be predicted once, in order")
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, drop_last=False, num_workers=workers,
-                      collate_fn=collate_samples)
+                      collate_fn=collate_samples, worker_init_fn=quiet_lost_fd_connections)
 
 
 def _in_list_order(loader: DataLoader) -> bool:

@@ -11,8 +11,10 @@ from torch.utils.data.distributed import DistributedSampler
 
 from handobjectconsist.datasets.build import hand_object_dataset
 from handobjectconsist.datasets.collate import collate_pairs, collate_samples
+from handobjectconsist.datasets.handobjset import seed_worker
 from handobjectconsist.datasets.locate import dataset_folder
 from handobjectconsist.errors import UsageError
+from handobjectconsist.interrupts import quiet_lost_fd_connections
 from handobjectconsist.training.distributed import DistContext
 from handobjectconsist.training.toy_data import ToyHandObjectDataset, ToyPairs
 
@@ -116,6 +118,13 @@ def frame_width(dataset: Dataset) -> Optional[int]:
     return int(dataset.pose_dataset.image_size[0])
 
 
+def init_worker(worker_id: int) -> None:
+    """DataLoader worker_init_fn: seeded random generators (datasets.handobjset.seed_worker), and no traceback
+    from the worker's fd-passing thread when the main process stops mid-batch (interrupts.quiet_lost_fd_connections)."""
+    seed_worker(worker_id)
+    quiet_lost_fd_connections()
+
+
 def make_loader(dataset: Dataset, args, context: DistContext, generator: Optional[torch.Generator],
                 collate: Callable, workers: int, train: bool) -> DataLoader:
     """DataLoader of args.batch_size. train: shuffled, drop_last, split over the processes (DistributedSampler,
@@ -124,8 +133,6 @@ def make_loader(dataset: Dataset, args, context: DistContext, generator: Optiona
     augmentation persist across epochs (no restart cost per epoch). Augmenting loaders restart their workers each
     epoch: a persistent worker keeps the base seed it started with, and HandObjectDataset derives every item's
     augmentation from that seed and the item index, so every epoch would repeat the same draws."""
-    from handobjectconsist.datasets.handobjset import seed_worker
-
     sampler = None
     if context.distributed and train:
         sampler = DistributedSampler(dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True,
@@ -133,7 +140,7 @@ def make_loader(dataset: Dataset, args, context: DistContext, generator: Optiona
     cuda = context.device.type == "cuda"
     return DataLoader(dataset, batch_size=args.batch_size, shuffle=train and sampler is None, sampler=sampler,
                       drop_last=train, num_workers=workers, collate_fn=collate, generator=generator,
-                      worker_init_fn=seed_worker, pin_memory=cuda,
+                      worker_init_fn=init_worker, pin_memory=cuda,
                       persistent_workers=cuda and workers > 0 and not getattr(dataset, "augment", False))
 
 
