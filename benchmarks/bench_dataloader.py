@@ -1,7 +1,7 @@
 """Data-loader throughput: single frames and consistency pairs, augmentation on and off, beside JPEG decoding alone.
 
     python benchmarks/bench_dataloader.py [--data_root DIR] [--mano_root DIR] [--items 96] [--input_width W]
-        [--workers 0 1 2] [--device cpu] [--out FILE]
+        [--consist_width W] [--workers 0 1 2] [--device cpu] [--out FILE]
 
 Reads a synthetic (or real) FPHAB-layout folder; without --data_root the synthetic "tiny" set is generated once into
 benchmarks/results/fphab_tiny (git-ignored; its frames are stored at 480x270). Measured in one run, side by side, on
@@ -10,6 +10,8 @@ the same frames, batch 8, after one warm-up batch:
   single, plain         the same items with augmentation off
   pairs, augmented      consistency items (sample_nb=2: query + reference), counted in pairs
   pairs, plain          the same without augmentation
+  pairs, augmented, consist frames at W   with --consist_width W: the augmented pairs with every frame also
+                        loaded at width W for the photometric loss (trainmeshwarp --consist_width)
   JPEG decoding alone   the reader's get_image on the same frames (decode, resize if any), nothing else
 With 0 workers everything runs in this process on one core: the table gives items per second of wall time and of
 this process' CPU time (time.process_time, which other jobs on the machine do not inflate). With workers, wall time
@@ -110,6 +112,9 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=1,
                         help="time every configuration this many times (interleaved) and keep the best rate")
     parser.add_argument("--input_width", type=int, default=None, help="frame width (default: as stored)")
+    parser.add_argument("--consist_width", type=int, default=None,
+                        help="also time augmented pairs whose frames are loaded at this width too (trainmeshwarp's "
+                             "--consist_width)")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2], help="DataLoader worker counts")
     parser.add_argument("--device", default="cpu", help="device of the ResNet-18 comparison (and pinned memory)")
     parser.add_argument("--out", default=str(RESULTS / "bench_dataloader.json"), help="JSON output file")
@@ -121,13 +126,16 @@ def main(argv=None):
     reader = FPHAB(root, split="all", fraction=0.25, mano_root=mano, input_width=args.input_width)
     width, height = reader.image_size
     device = torch.device(args.device)
-    configs = [("single, augmented", None, True), ("single, plain", None, False),
-               ("pairs, augmented", 2, True), ("pairs, plain", 2, False)]
+    configs = [("single, augmented", None, True, None), ("single, plain", None, False, None),
+               ("pairs, augmented", 2, True, None), ("pairs, plain", 2, False, None)]
+    if args.consist_width is not None:
+        configs.append((f"pairs, augmented, consist frames at {args.consist_width}", 2, True, args.consist_width))
     timings = {}  # key -> [(wall rate, CPU rate or None), ...] over the repeats, interleaved over the configurations
     for _ in range(args.repeats):
         for workers in args.workers:
-            for name, sample_nb, augment in configs:
-                dataset = HandObjectDataset(reader, mode="full", sample_nb=sample_nb, augment=augment)
+            for name, sample_nb, augment, consist_width in configs:
+                dataset = HandObjectDataset(reader, mode="full", sample_nb=sample_nb, augment=augment,
+                                            consist_width=consist_width)
                 collate = collate_samples if sample_nb is None else collate_pairs
                 timings.setdefault((name, workers), []).append(
                     loader_rate(dataset, collate, workers, args.items, pin_memory=device.type == "cuda"))
@@ -138,7 +146,7 @@ def main(argv=None):
         return max(values) if values else None
 
     rows = [{"config": name, "workers": workers, "items_per_s": best((name, workers), 0),
-             "items_per_cpu_s": best((name, workers), 1)} for workers in args.workers for name, _, _ in configs]
+             "items_per_cpu_s": best((name, workers), 1)} for workers in args.workers for name, *_ in configs]
     decode_wall, decode_cpu = best("decode", 0), best("decode", 1)
     train_rate = resnet_rate(height, width, device)
 

@@ -5,7 +5,7 @@ and the ground truth as a dict keyed by sample_keys (3D in camera-frame metres, 
 pixels of the frame as returned by get_image after any input_width resize).
 """
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -47,6 +47,10 @@ class PoseDataset:
         """(H, W, 3) uint8 RGB frame of sample idx, of image_size; with `width`, resized to that width instead
         (keeping the stored aspect ratio, like the reader's input_width)."""
         raise NotImplementedError
+
+    def get_images(self, idx: int, widths: Sequence[Optional[int]]) -> List[np.ndarray]:
+        """get_image(idx, width) for each width (None: image_size); readers of image files decode the frame once."""
+        return [self.get_image(idx, width) for width in widths]
 
     def get_annotation(self, idx: int) -> Dict[str, Any]:
         """Ground truth of sample idx, keyed by sample_keys (numpy arrays, float32 / int64, and strings)."""

@@ -37,7 +37,7 @@ from . import fphab_camera as cam
 from . import sample_keys as K
 from .base import PoseDataset, sequence_lengths
 from .errors import AnnotationFormatError, MissingDataError, require_dir, require_file
-from .frames import image_size, load_frame
+from .frames import image_size, load_frames
 from .hand_gt import mano_meshes
 from .meshes import load_mesh
 from .sparse import build_sparse_map, fphab_spacing
@@ -343,8 +343,13 @@ class FPHAB(PoseDataset):
     # ---- access
     def get_image(self, idx: int, width: Optional[int] = None) -> np.ndarray:
         """(H, W, 3) uint8 frame, resized to `width`, else to input_width if set."""
-        return load_frame(self._image_path(self.seq_names[idx], int(self.frame_ids[idx])),
-                          self.input_width if width is None else width, expected_size=self.stored_size)
+        return self.get_images(idx, (width,))[0]
+
+    def get_images(self, idx: int, widths: Sequence[Optional[int]]) -> List[np.ndarray]:
+        """The frame decoded once, resized to each width (None: input_width if set, else as stored)."""
+        path = self._image_path(self.seq_names[idx], int(self.frame_ids[idx]))
+        return load_frames(path, [self.input_width if width is None else width for width in widths],
+                           expected_size=self.stored_size)
 
     def get_annotation(self, idx: int) -> dict:
         """Ground truth of sample idx (sample_keys; camera-frame metres, original-frame pixels)."""

@@ -1,7 +1,7 @@
 """Reading frame images, optionally resized to a given width (intrinsics must be scaled accordingly)."""
 
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -37,6 +37,13 @@ def load_frame(path, width: Optional[int] = None, expected_size: Optional[Tuple[
 
     expected_size: (W, H) every frame of the dataset has on disk; a frame of another size raises CorruptFileError
     naming it (it would otherwise get intrinsics made for another size, or break the batch)."""
+    return load_frames(path, (width,), expected_size)[0]
+
+
+def load_frames(path, widths: Sequence[Optional[int]], expected_size: Optional[Tuple[int, int]] = None
+                ) -> List[np.ndarray]:
+    """The frame decoded once and resized to each of `widths` (None: as stored): what load_frame gives for each
+    width, pixel for pixel, at the cost of one decode."""
     path = Path(path)
     if not path.is_file():
         raise MissingDataError(path, "a frame image", "Pass skip_missing=True to drop frames without images")
@@ -47,9 +54,11 @@ def load_frame(path, width: Optional[int] = None, expected_size: Optional[Tuple[
                                              "of the dataset", f"the frame is {img.size[0]}x{img.size[1]}")
             if img.mode != "RGB":
                 img = img.convert("RGB")
-            target = resized_size(img.size, width)
-            if target != img.size:
-                img = img.resize(target, Image.BILINEAR)
-            return np.array(img, dtype=np.uint8)  # one writable copy (convert + asarray + copy made three)
+            frames = []
+            for width in widths:
+                target = resized_size(img.size, width)
+                resized = img.resize(target, Image.BILINEAR) if target != img.size else img
+                frames.append(np.array(resized, dtype=np.uint8))  # one writable copy
+            return frames
     except DECODE_ERRORS as err:
         raise CorruptFileError(path, "a frame image", f"not a readable image ({err})") from None

@@ -153,18 +153,23 @@ class HandObjectDataset(Dataset):
         for slot, frame_idx in enumerate(item_indices(sparse, idx, self.sample_nb, self.spacing)):
             if slot > 0 and self.augment and not self.shared_blur:
                 sigma = sample_blur_sigma(rng, self.blur_radius)
-            sample = self.get_sample(frame_idx, space, color, sigma)
-            if self.consist_width is not None:
-                sample.update(self.consist_frame(frame_idx, space, color, sigma, sample[K.CAM_INTR]))
+            if self.consist_width is None:
+                sample = self.get_sample(frame_idx, space, color, sigma)
+            else:  # the frame decoded once, at both widths
+                frame, consist = self.pose_dataset.get_images(frame_idx, (None, self.consist_width))
+                sample = self.get_sample(frame_idx, space, color, sigma, frame)
+                sample.update(self.consist_frame(consist, space, color, sigma, sample[K.CAM_INTR]))
             sample[K.DIST2QUERY] = int(abs(frame_ids[frame_idx] - frame_ids[idx]))
             samples.append(sample)
         return samples
 
-    def get_sample(self, idx: int, space: SpaceAugm, color: Optional[ColorAugm], blur_sigma: float
-                   ) -> Dict[str, Any]:
-        """Sample dict of reader sample `idx` with the given augmentation (color None: no colour jitter)."""
+    def get_sample(self, idx: int, space: SpaceAugm, color: Optional[ColorAugm], blur_sigma: float,
+                   frame: Optional[np.ndarray] = None) -> Dict[str, Any]:
+        """Sample dict of reader sample `idx` with the given augmentation (color None: no colour jitter); frame:
+        its (H, W, 3) uint8 image if already read (else it is read here)."""
         ann = self.pose_dataset.get_annotation(idx)
-        frame = self.pose_dataset.get_image(idx)
+        if frame is None:
+            frame = self.pose_dataset.get_image(idx)
         height, width = frame.shape[:2]
         affine = affine_matrix(space, (width, height), (width, height))
         image, mask = augmented_image(frame, affine, color, blur_sigma)
@@ -187,13 +192,12 @@ class HandObjectDataset(Dataset):
         sample[K.DIST2QUERY] = 0
         return sample
 
-    def consist_frame(self, idx: int, space: SpaceAugm, color: Optional[ColorAugm], blur_sigma: float,
+    def consist_frame(self, frame: np.ndarray, space: SpaceAugm, color: Optional[ColorAugm], blur_sigma: float,
                       cam_intr: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """CONSIST_* keys of reader sample `idx`: the frame loaded at consist_width with the augmentation of its
-        network input (get_sample with the same space, color and blur_sigma, whose intrinsics are cam_intr (3, 3))
-        mapped to that width: the crop's affine map and the intrinsics conjugated by the pixel-centre resize map,
-        the blur sigma scaled by the width ratio."""
-        frame = self.pose_dataset.get_image(idx, width=self.consist_width)
+        """CONSIST_* keys of a sample from its frame loaded at consist_width ((H', W', 3) uint8), with the
+        augmentation of its network input (get_sample with the same space, color and blur_sigma, whose intrinsics
+        are cam_intr (3, 3)) mapped to that width: the crop's affine map and the intrinsics conjugated by the
+        pixel-centre resize map, the blur sigma scaled by the width ratio."""
         width, height = self.pose_dataset.image_size
         scale_x, scale_y = frame.shape[1] / width, frame.shape[0] / height
         resize = scale_intrinsics(np.eye(3), scale_x, scale_y)  # input-width pixels -> consist-width pixels

@@ -33,7 +33,7 @@ from libyana.camutils import project_points_np, scale_intrinsics
 from . import sample_keys as K
 from .base import PoseDataset, sequence_lengths
 from .errors import AnnotationFormatError, MissingDataError, require_dir, require_file
-from .frames import image_size, load_frame, resized_size
+from .frames import image_size, load_frames, resized_size
 from .hand_gt import mano_mesh
 from .meshes import load_mesh
 from .sparse import build_sparse_map, ho3d_spacing
@@ -269,8 +269,12 @@ class HO3DV2(PoseDataset):
 
     def get_image(self, idx: int, width: Optional[int] = None) -> np.ndarray:
         """(H, W, 3) uint8 frame, resized to `width`, else to input_width if set."""
-        return load_frame(self._image_path(idx), self.input_width if width is None else width,
-                          expected_size=self.stored_size)
+        return self.get_images(idx, (width,))[0]
+
+    def get_images(self, idx: int, widths: Sequence[Optional[int]]) -> List[np.ndarray]:
+        """The frame decoded once, resized to each width (None: input_width if set, else as stored)."""
+        return load_frames(self._image_path(idx), [self.input_width if width is None else width for width in widths],
+                           expected_size=self.stored_size)
 
     def get_annotation(self, idx: int) -> dict:
         folder, seq, frame = self.entries[idx]

@@ -61,6 +61,33 @@ def test_splits_input_width_and_image(layout):
         FPHAB(root, split="all", mini_factor=2, fraction=0.5)
 
 
+def test_frames_at_several_widths_match_pil_decoding_and_resizing(layout):
+    from PIL import Image
+
+    root, _ = layout
+    data = FPHAB(root, split="train", input_width=240)
+    path = root / "Video_files_480" / data.seq_names[1] / "color" / f"color_{int(data.frame_ids[1]):04d}.jpeg"
+    with Image.open(path) as img:
+        decoded = img.convert("RGB")
+        expected = [np.asarray(decoded.resize((240, 135), Image.BILINEAR)), np.asarray(decoded),
+                    np.asarray(decoded.resize((120, 68), Image.BILINEAR))]
+    frames = data.get_images(1, (None, 480, 120))
+    assert all(np.array_equal(frame, want) for frame, want in zip(frames, expected, strict=True))
+    assert np.array_equal(data.get_image(1, width=120), expected[2]) and frames[0].flags.writeable
+
+
+def test_frames_at_several_widths_are_decoded_once(layout, monkeypatch):
+    from handobjectconsist.datasets import frames as frames_module
+
+    root, _ = layout
+    data = FPHAB(root, split="train")
+    opened = []
+    real_open = frames_module.Image.open
+    monkeypatch.setattr(frames_module.Image, "open", lambda path: opened.append(path) or real_open(path))
+    data.get_images(0, (None, 240, 120))
+    assert len(opened) == 1
+
+
 def test_missing_and_malformed_inputs_name_the_path(layout):
     root, _ = layout
     with pytest.raises(MissingDataError, match="nowhere"):
