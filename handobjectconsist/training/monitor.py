@@ -47,6 +47,20 @@ def truncate_log(path: Path, last_epoch: int) -> int:
     return len(lines) - len(kept)
 
 
+def read_log(path: Path) -> Dict[int, Dict[str, float]]:
+    """The epochs of a text log written by Monitor.log_epoch: {epoch: {metric: value}} (values as written, 6
+    significant digits). A later line of the same epoch replaces an earlier one."""
+    epochs: Dict[int, Dict[str, float]] = {}
+    for line in Path(path).read_text().splitlines():
+        match = _LOG_EPOCH.match(line)
+        if match is None:
+            continue
+        values = line.split("),", 1)[1]
+        epochs[int(match.group(1))] = {name: float(value) for name, value in
+                                       (item.split(":", 1) for item in values.split(",") if item)}
+    return epochs
+
+
 class Monitor:
     """Writes the per-epoch outputs of a run into `exp_dir` (nothing at all when enabled=False).
 
