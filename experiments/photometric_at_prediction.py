@@ -11,7 +11,12 @@ nearest annotated reference with its GT mesh, no augmentation), for a checkpoint
     first order (directional derivative of the error along -dL/dV is negative), and the mean cosine between -dL/dV
     and (V_true - V_pred) over the part's vertices (1: straight to the truth, 0: no information);
   - the same restricted to the hand-root depth: share of pairs where the gradient moves the hand toward its true
-    depth (the loss is known to be nearly blind to depth against size).
+    depth (the loss is known to be nearly blind to depth against size);
+  - the number of pixels the loss averages (the reference's mesh pixels whose flow is valid: visible in the query's
+    render too), at the prediction and at the truth;
+  - where the prediction sits: its mean vertex distance to the reference's true mesh beside the query's true mesh's
+    (a model that copies the reference's pose gets closer to it than the truth is).
+With --consist_width / --consist_max_gap the loss and the pairs are those of trainmeshwarp with the same flags.
 Rows are also split by the query's distance to its reference (frames).
 
     python experiments/photometric_at_prediction.py --checkpoint RUN/checkpoint.pth --data_root DIR \
@@ -21,7 +26,7 @@ Rows are also split by the query's distance to its reference (frames).
 import argparse
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
@@ -47,6 +52,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--input_width", type=int, default=128, help="frame width (the run's --input_width)")
     p.add_argument("--pairs", type=int, default=160, help="random consist items with an unannotated query")
     p.add_argument("--criterion", default="l1", choices=["l1", "l2", "ssim"])
+    p.add_argument("--consist_width", type=int, default=None,
+                   help="the loss at this frame width (trainmeshwarp --consist_width; default: --input_width)")
+    p.add_argument("--consist_max_gap", type=int, default=None,
+                   help="only pairs whose reference is at most this many frames away (trainmeshwarp's flag)")
     p.add_argument("--batch_size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="also write the table (.md) and per-pair numbers (.json) here")
@@ -77,8 +86,10 @@ def descent_effect(pred: torch.Tensor, gt: torch.Tensor, grad: torch.Tensor, mas
     return {"slope": slope, "cosine": cosine.nan_to_num(0.0)}
 
 
-def measure_batch(model, hand_faces, wrist_ids, query: Dict, ref: Dict, criterion: str) -> Dict[str, List[float]]:
-    """Per pair: loss at the prediction and at the truth, descent effects on the hand and the object, hand depth."""
+def measure_batch(model, hand_faces, wrist_ids, query: Dict, ref: Dict, criterion: str,
+                  width: Optional[int] = None) -> Dict[str, List[float]]:
+    """Per pair: loss at the prediction and at the truth, descent effects on the hand and the object, hand depth,
+    distances to the reference's true meshes. width: the loss's frame width (None: the network input's)."""
     with torch.no_grad():
         _, results, _ = model(query)
     pred_hand, pred_obj = results["recov_handverts3d"], results["recov_objverts3d"]
@@ -88,16 +99,17 @@ def measure_batch(model, hand_faces, wrist_ids, query: Dict, ref: Dict, criterio
                                     ref.get(K.OBJ_VERTS_MASK), ref.get(K.OBJ_FACES_MASK))
 
     def loss_of(hand, obj):
+        """(B,) loss and (B,) number of pixels it averages (the reference's pixels with a valid flow)."""
         verts, faces = hand_object_mesh(hand, hand_faces, obj, query[K.OBJ_FACES], mask, query.get(K.OBJ_FACES_MASK))
-        loss, _ = pair_warp_loss(verts, ref_verts, faces, query, ref, wrist_ids, criterion)
-        return loss
+        loss, outputs = pair_warp_loss(verts, ref_verts, faces, query, ref, wrist_ids, criterion, width=width)
+        return loss, outputs["mask_fwd"].flatten(1).sum(dim=1)
 
     hand = pred_hand.detach().requires_grad_(True)
     obj = pred_obj.detach().requires_grad_(True)
-    loss_pred = loss_of(hand, obj)
+    loss_pred, pixels_pred = loss_of(hand, obj)
     grad_hand, grad_obj = torch.autograd.grad(loss_pred.sum(), (hand, obj))
     with torch.no_grad():
-        loss_gt = loss_of(gt_hand, gt_obj)
+        loss_gt, pixels_gt = loss_of(gt_hand, gt_obj)
     hand_effect = descent_effect(pred_hand, gt_hand, grad_hand)
     obj_effect = descent_effect(pred_obj, gt_obj, grad_obj, mask)
     depth_step = -grad_hand[..., 2].mean(dim=1)
@@ -105,11 +117,16 @@ def measure_batch(model, hand_faces, wrist_ids, query: Dict, ref: Dict, criterio
     return {
         "dist": ref[K.DIST2QUERY].tolist() if torch.is_tensor(ref[K.DIST2QUERY]) else list(ref[K.DIST2QUERY]),
         "loss_pred": loss_pred.detach().tolist(), "loss_gt": loss_gt.tolist(),
+        "pixels_pred": pixels_pred.tolist(), "pixels_gt": pixels_gt.tolist(),
         "hand_err_mm": (1000 * mean_vertex_error(pred_hand, gt_hand)).tolist(),
         "obj_err_mm": (1000 * mean_vertex_error(pred_obj, gt_obj, mask)).tolist(),
         "hand_slope": hand_effect["slope"].tolist(), "hand_cos": hand_effect["cosine"].tolist(),
         "obj_slope": obj_effect["slope"].tolist(), "obj_cos": obj_effect["cosine"].tolist(),
         "hand_depth_towards": ((depth_step * depth_error) > 0).tolist(),
+        "hand_to_ref_mm": (1000 * mean_vertex_error(pred_hand, ref[K.HAND_VERTS3D])).tolist(),
+        "hand_truth_to_ref_mm": (1000 * mean_vertex_error(gt_hand, ref[K.HAND_VERTS3D])).tolist(),
+        "obj_to_ref_mm": (1000 * mean_vertex_error(pred_obj, ref[K.OBJ_VERTS3D], mask)).tolist(),
+        "obj_truth_to_ref_mm": (1000 * mean_vertex_error(gt_obj, ref[K.OBJ_VERTS3D], mask)).tolist(),
     }
 
 
@@ -121,7 +138,9 @@ def format_table(rows: Dict[str, list], header: str) -> str:
         groups.append((f"{low:g} <= distance <= {high:g} frames", (dist >= low) & (dist <= high)))
     lines = [header, "", "| pairs | n | hand error (mm) | object error (mm) | loss at prediction | loss at truth | "
              "truth lower | step lowers hand error | hand cosine | step lowers object error | object cosine | "
-             "hand moved toward true depth |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "hand moved toward true depth | hand to the reference's truth: prediction / truth (mm) | "
+             "object to the reference's truth: prediction / truth (mm) | pixels averaged: prediction / truth |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     values = {key: np.asarray(v, dtype=np.float64) for key, v in rows.items()}
     for name, sel in groups:
         if not sel.any():
@@ -131,7 +150,10 @@ def format_table(rows: Dict[str, list], header: str) -> str:
                      f"{v['loss_pred'].mean():.4f} | {v['loss_gt'].mean():.4f} | "
                      f"{(v['loss_gt'] < v['loss_pred']).mean():.0%} | {(v['hand_slope'] < 0).mean():.0%} | "
                      f"{v['hand_cos'].mean():+.3f} | {(v['obj_slope'] < 0).mean():.0%} | {v['obj_cos'].mean():+.3f} | "
-                     f"{v['hand_depth_towards'].mean():.0%} |")
+                     f"{v['hand_depth_towards'].mean():.0%} | "
+                     f"{v['hand_to_ref_mm'].mean():.1f} / {v['hand_truth_to_ref_mm'].mean():.1f} | "
+                     f"{v['obj_to_ref_mm'].mean():.1f} / {v['obj_truth_to_ref_mm'].mean():.1f} | "
+                     f"{v['pixels_pred'].mean():.0f} / {v['pixels_gt'].mean():.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -142,15 +164,17 @@ def main(argv=None) -> int:
     model = loaded.model
     root = dataset_dir(args.data_root)
     reader = FPHAB(root, split="train", fraction=args.fraction, input_width=args.input_width, mano_root=args.mano_root)
-    dataset = HandObjectDataset(reader, mode="weak", sample_nb=2, spacing=0, augment=False)
+    dataset = HandObjectDataset(reader, mode="weak", sample_nb=2, spacing=0, augment=False,
+                                consist_width=args.consist_width, max_gap=args.consist_max_gap)
     items = draw_items(dataset, args.pairs, args.seed)
     layer = model.mano_branch.mano_layer_right  # the layer WarpRegNet takes its closed faces from
     hand_faces, wrist_ids = layer.closed_faces, layer.wrist_face_ids
     rows = measure_pairs(items, args.batch_size,
                          lambda query, ref, start: measure_batch(model, hand_faces, wrist_ids, query, ref,
-                                                                 args.criterion))
+                                                                 args.criterion, args.consist_width))
     header = (f"Photometric loss at the predictions of {args.checkpoint} (epoch {loaded.epoch}): {args.criterion}, "
-              f"train split of {root}, fraction {args.fraction:g}, width {args.input_width}, {len(items)} random "
+              f"train split of {root}, fraction {args.fraction:g}, width {args.input_width}, loss width "
+              f"{args.consist_width or args.input_width}, max gap {args.consist_max_gap}, {len(items)} random "
               f"consist items (unannotated query, nearest annotated reference with its GT mesh; seed {args.seed}). "
               f"'step lowers ... error': the descent direction of the loss lowers the mean vertex error to first "
               f"order; 'cosine': between the descent direction and the way to the true vertices.")

@@ -101,3 +101,12 @@ def test_at_prediction_table_and_truth_loss_independent_of_the_model(tmp_path, f
     assert np.allclose(per_model[0]["loss_gt"], per_model[1]["loss_gt"])  # the truth does not depend on the model
     assert not np.allclose(per_model[0]["loss_pred"], per_model[1]["loss_pred"])
     assert all(d > 0 for d in per_model[0]["dist"])  # only unannotated queries
+    for truth_only in ("hand_truth_to_ref_mm", "obj_truth_to_ref_mm"):
+        assert np.allclose(per_model[0][truth_only], per_model[1][truth_only])
+    assert not np.allclose(per_model[0]["hand_to_ref_mm"], per_model[1]["hand_to_ref_mm"])
+    stem = tmp_path / "at_width"
+    assert photometric_at_prediction.main(["--checkpoint", str(checkpoint), "--data_root", str(fphab_tiny_root),
+                                           "--mano_root", str(mano_root), "--fraction", "0.2", "--pairs", "4",
+                                           "--consist_width", "64", "--consist_max_gap", "2", "--out", str(stem)]) == 0
+    at_width = json.loads(stem.with_suffix(".json").read_text())["per_pair"]
+    assert all(0 < d <= 2 for d in at_width["dist"])
