@@ -4,7 +4,7 @@ The consistency term trains a query frame's PREDICTED meshes. It can only lower 
 (1) the loss is higher than at the true query mesh (the truth is preferred), and (2) its gradient with respect to the
 predicted vertices points toward the true vertices, so that a small gradient step lowers the vertex error. This
 script measures both on the consist items trainmeshwarp.py trains on (train split, --fraction, unannotated query +
-nearest annotated reference with its GT mesh, no augmentation), for a checkpoint:
+nearest annotated reference with its GT mesh, no augmentation unless --augment), for a checkpoint:
   - loss at the prediction, at the truth (the floor: lighting, shading, occlusion, interpolation), and the share of
     pairs where the truth's is lower;
   - per part (hand, object): the share of pairs where the descent direction -dL/dV lowers the mean vertex error to
@@ -16,7 +16,9 @@ nearest annotated reference with its GT mesh, no augmentation), for a checkpoint
     render too), at the prediction and at the truth;
   - where the prediction sits: its mean vertex distance to the reference's true mesh beside the query's true mesh's
     (a model that copies the reference's pose gets closer to it than the truth is).
-With --consist_width / --consist_max_gap the loss and the pairs are those of trainmeshwarp with the same flags.
+With --consist_width / --consist_max_gap the loss and the pairs are those of trainmeshwarp with the same flags;
+with --augment the items are augmented as in training (centre jitter, colour factors shared within a pair, blur
+drawn per frame).
 Rows are also split by the query's distance to its reference (frames).
 
     python experiments/photometric_at_prediction.py --checkpoint RUN/checkpoint.pth --data_root DIR \
@@ -54,6 +56,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--criterion", default="l1", choices=["l1", "l2", "ssim"])
     p.add_argument("--consist_width", type=int, default=None,
                    help="the loss at this frame width (trainmeshwarp --consist_width; default: --input_width)")
+    p.add_argument("--augment", action="store_true",
+                   help="augment the items as training does (default: the frames as stored)")
     p.add_argument("--consist_max_gap", type=int, default=None,
                    help="only pairs whose reference is at most this many frames away (trainmeshwarp's flag)")
     p.add_argument("--batch_size", type=int, default=16)
@@ -164,7 +168,7 @@ def main(argv=None) -> int:
     model = loaded.model
     root = dataset_dir(args.data_root)
     reader = FPHAB(root, split="train", fraction=args.fraction, input_width=args.input_width, mano_root=args.mano_root)
-    dataset = HandObjectDataset(reader, mode="weak", sample_nb=2, spacing=0, augment=False,
+    dataset = HandObjectDataset(reader, mode="weak", sample_nb=2, spacing=0, augment=args.augment,
                                 consist_width=args.consist_width, max_gap=args.consist_max_gap)
     items = draw_items(dataset, args.pairs, args.seed)
     layer = model.mano_branch.mano_layer_right  # the layer WarpRegNet takes its closed faces from
@@ -174,7 +178,8 @@ def main(argv=None) -> int:
                                                                  args.criterion, args.consist_width))
     header = (f"Photometric loss at the predictions of {args.checkpoint} (epoch {loaded.epoch}): {args.criterion}, "
               f"train split of {root}, fraction {args.fraction:g}, width {args.input_width}, loss width "
-              f"{args.consist_width or args.input_width}, max gap {args.consist_max_gap}, {len(items)} random "
+              f"{args.consist_width or args.input_width}, max gap {args.consist_max_gap}, "
+              f"{'augmented as in training' if args.augment else 'no augmentation'}, {len(items)} random "
               f"consist items (unannotated query, nearest annotated reference with its GT mesh; seed {args.seed}). "
               f"'step lowers ... error': the descent direction of the loss lowers the mean vertex error to first "
               f"order; 'cosine': between the descent direction and the way to the true vertices.")
