@@ -107,7 +107,8 @@ def test_at_prediction_table_and_truth_loss_independent_of_the_model(tmp_path, f
     stem = tmp_path / "at_width"
     assert photometric_at_prediction.main(["--checkpoint", str(checkpoint), "--data_root", str(fphab_tiny_root),
                                            "--mano_root", str(mano_root), "--fraction", "0.2", "--pairs", "4",
-                                           "--consist_width", "64", "--consist_max_gap", "2", "--augment", "--out", str(stem)]) == 0
+                                           "--consist_width", "64", "--consist_max_gap", "2", "--augment",
+                                           "--out", str(stem)]) == 0
     assert "augmented as in training" in stem.with_suffix(".md").read_text()
     at_width = json.loads(stem.with_suffix(".json").read_text())["per_pair"]
     assert all(0 < d <= 2 for d in at_width["dist"])
