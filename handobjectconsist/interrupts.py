@@ -37,11 +37,9 @@ class _State:
 
 
 def _quiet_excepthook(exc_type, exc, tb, _default=sys.excepthook) -> None:
-    """sys.excepthook once a signal has arrived: a connection error is the workers dying with the run, as the
-    fd-passing thread of DataLoader workers (multiprocessing.resource_sharer) reports; it is not printed."""
-    if issubclass(exc_type, (ConnectionError, EOFError)):
-        return
-    _default(exc_type, exc, tb)
+    """sys.excepthook once a signal has arrived: the fd-passing thread losing its reader is not printed."""
+    if not _is_lost_fd_connection(exc_type, tb):
+        _default(exc_type, exc, tb)
 
 
 def _handler(signum, frame) -> None:
@@ -57,8 +55,11 @@ def _handler(signum, frame) -> None:
         raise Interrupted(signal_name(signum))
 
 
-def _from_fd_sharing(tb) -> bool:
-    """Whether a traceback passes through multiprocessing's fd-passing thread (multiprocessing.resource_sharer)."""
+def _is_lost_fd_connection(exc_type, tb) -> bool:
+    """Whether an exception is a connection error of multiprocessing's fd-passing thread
+    (multiprocessing.resource_sharer): the process at the other end stopped reading."""
+    if not issubclass(exc_type, (ConnectionError, EOFError)):
+        return False
     while tb is not None:
         if tb.tb_frame.f_globals.get("__name__") == "multiprocessing.resource_sharer":
             return True
@@ -75,9 +76,8 @@ def quiet_lost_fd_connections(worker_id: Optional[int] = None) -> None:
     previous = sys.excepthook
 
     def hook(exc_type, exc, tb) -> None:
-        if issubclass(exc_type, (ConnectionError, EOFError)) and _from_fd_sharing(tb):
-            return
-        previous(exc_type, exc, tb)
+        if not _is_lost_fd_connection(exc_type, tb):
+            previous(exc_type, exc, tb)
 
     sys.excepthook = hook
 
