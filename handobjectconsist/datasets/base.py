@@ -5,10 +5,12 @@ and the ground truth as a dict keyed by sample_keys (3D in camera-frame metres, 
 pixels of the frame as returned by get_image after any input_width resize).
 """
 
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .frames import load_frames
 from .sparse import SparseMap
 
 
@@ -55,6 +57,31 @@ class PoseDataset:
     def get_annotation(self, idx: int) -> Dict[str, Any]:
         """Ground truth of sample idx, keyed by sample_keys (numpy arrays, float32 / int64, and strings)."""
         raise NotImplementedError
+
+
+class FrameFileDataset(PoseDataset):
+    """A reader whose frames are image files on disk (FPHAB, HO3D-v2).
+
+    Attributes set by subclasses, besides PoseDataset's:
+        input_width: width frames are resized to on load (None: as stored).
+        stored_size: (W, H) of the image files.
+    """
+
+    input_width: Optional[int]
+    stored_size: Tuple[int, int]
+
+    def frame_path(self, idx: int) -> Path:
+        """The image file of sample idx."""
+        raise NotImplementedError
+
+    def get_image(self, idx: int, width: Optional[int] = None) -> np.ndarray:
+        """(H, W, 3) uint8 frame, resized to `width`, else to input_width if set."""
+        return self.get_images(idx, (width,))[0]
+
+    def get_images(self, idx: int, widths: Sequence[Optional[int]]) -> List[np.ndarray]:
+        """The frame decoded once, resized to each width (None: input_width if set, else as stored)."""
+        return load_frames(self.frame_path(idx), [self.input_width if width is None else width for width in widths],
+                           expected_size=self.stored_size)
 
 
 def sequence_lengths(seq_names: List[str]) -> List[int]:

@@ -35,9 +35,9 @@ from libyana.camutils import project_points_np
 
 from . import fphab_camera as cam
 from . import sample_keys as K
-from .base import PoseDataset, sequence_lengths
+from .base import FrameFileDataset, sequence_lengths
 from .errors import AnnotationFormatError, MissingDataError, require_dir, require_file
-from .frames import image_size, load_frames
+from .frames import image_size
 from .hand_gt import mano_meshes
 from .meshes import load_mesh
 from .sparse import build_sparse_map, fphab_spacing
@@ -162,7 +162,7 @@ def object_verts_camera_m(model_verts_m: np.ndarray, pose: np.ndarray) -> np.nda
     return cam.world_to_colour_mm(world_mm) / 1000.0
 
 
-class FPHAB(PoseDataset):
+class FPHAB(FrameFileDataset):
     """FPHAB reader (see module docstring).
 
     Args:
@@ -341,15 +341,8 @@ class FPHAB(PoseDataset):
         return {key: np.stack(values) for key, values in fits.items()}
 
     # ---- access
-    def get_image(self, idx: int, width: Optional[int] = None) -> np.ndarray:
-        """(H, W, 3) uint8 frame, resized to `width`, else to input_width if set."""
-        return self.get_images(idx, (width,))[0]
-
-    def get_images(self, idx: int, widths: Sequence[Optional[int]]) -> List[np.ndarray]:
-        """The frame decoded once, resized to each width (None: input_width if set, else as stored)."""
-        path = self._image_path(self.seq_names[idx], int(self.frame_ids[idx]))
-        return load_frames(path, [self.input_width if width is None else width for width in widths],
-                           expected_size=self.stored_size)
+    def frame_path(self, idx: int) -> Path:
+        return self._image_path(self.seq_names[idx], int(self.frame_ids[idx]))
 
     def get_annotation(self, idx: int) -> dict:
         """Ground truth of sample idx (sample_keys; camera-frame metres, original-frame pixels)."""

@@ -31,9 +31,9 @@ from scipy.spatial.transform import Rotation
 from libyana.camutils import project_points_np, scale_intrinsics
 
 from . import sample_keys as K
-from .base import PoseDataset, sequence_lengths
+from .base import FrameFileDataset, sequence_lengths
 from .errors import AnnotationFormatError, MissingDataError, require_dir, require_file
-from .frames import image_size, load_frames, resized_size
+from .frames import image_size, resized_size
 from .hand_gt import mano_mesh
 from .meshes import load_mesh
 from .sparse import build_sparse_map, ho3d_spacing
@@ -139,7 +139,7 @@ def read_frame_list(path) -> List[Tuple[str, str]]:
     return entries
 
 
-class HO3DV2(PoseDataset):
+class HO3DV2(FrameFileDataset):
     """HO3D-v2 reader (see module docstring).
 
     Args:
@@ -267,14 +267,8 @@ class HO3DV2(PoseDataset):
         folder, seq, frame = self.entries[idx]
         return read_meta(self.root / folder / seq / "meta" / f"{frame}.pkl")
 
-    def get_image(self, idx: int, width: Optional[int] = None) -> np.ndarray:
-        """(H, W, 3) uint8 frame, resized to `width`, else to input_width if set."""
-        return self.get_images(idx, (width,))[0]
-
-    def get_images(self, idx: int, widths: Sequence[Optional[int]]) -> List[np.ndarray]:
-        """The frame decoded once, resized to each width (None: input_width if set, else as stored)."""
-        return load_frames(self._image_path(idx), [self.input_width if width is None else width for width in widths],
-                           expected_size=self.stored_size)
+    def frame_path(self, idx: int) -> Path:
+        return self._image_path(idx)
 
     def get_annotation(self, idx: int) -> dict:
         folder, seq, frame = self.entries[idx]
