@@ -13,7 +13,9 @@ nearest annotated reference with its GT mesh, no augmentation unless --augment),
   - the same restricted to the hand-root depth: share of pairs where the gradient moves the hand toward its true
     depth (the loss is known to be nearly blind to depth against size);
   - the number of pixels the loss averages (the reference's mesh pixels whose flow is valid: visible in the query's
-    render too), at the prediction and at the truth;
+    render too), at the prediction and at the truth, and the loss over a set of pixels that does not depend on the
+    query mesh (every reference pixel on the reference's mesh, no visibility check in the query): a model that
+    lowers the loss by hiding its worst pixels from the mask lowers the first loss but not this one;
   - where the prediction sits: its mean vertex distance to the reference's true mesh beside the query's true mesh's
     (a model that copies the reference's pose gets closer to it than the truth is).
 With --consist_width / --consist_max_gap the loss and the pairs are those of trainmeshwarp with the same flags;
@@ -38,10 +40,14 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 from experiments.photometric_signal import draw_items, measure_pairs, save_report  # noqa: E402
 from experiments.sparsesup.data import dataset_dir  # noqa: E402
+from handobjectconsist.consistency.meshflow import MeshPairFlow, surface_mask  # noqa: E402
+from handobjectconsist.consistency.pairloss import pair_photometric_loss  # noqa: E402
 from handobjectconsist.datasets import FPHAB, HandObjectDataset  # noqa: E402
 from handobjectconsist.datasets import sample_keys as K  # noqa: E402
-from handobjectconsist.models.warpreg import hand_object_mesh, pair_warp_loss  # noqa: E402
+from handobjectconsist.models.warpreg import hand_object_mesh, loss_frames, pair_warp_loss  # noqa: E402
+from handobjectconsist.render import interpolate_attributes, rasterize  # noqa: E402
 from handobjectconsist.training.checkpoints import load_trained_model  # noqa: E402
+from libyana.camutils import project_points  # noqa: E402
 
 
 def parser() -> argparse.ArgumentParser:
@@ -90,6 +96,24 @@ def descent_effect(pred: torch.Tensor, gt: torch.Tensor, grad: torch.Tensor, mas
     return {"slope": slope, "cosine": cosine.nan_to_num(0.0)}
 
 
+def loss_on_reference_pixels(verts_query: torch.Tensor, verts_ref: torch.Tensor, faces: torch.Tensor, query: Dict,
+                             ref: Dict, wrist_ids, criterion: str, width: Optional[int]) -> torch.Tensor:
+    """(B,) the photometric loss over every reference pixel on the reference mesh (wrist faces excluded), the query
+    image sampled through the flow of the query mesh wherever the point lands, visible there or not: the same pixels
+    for any query mesh. verts_query, verts_ref: (B, V, 3) metres, camera frame; faces (F, 3) or (B, F, 3)."""
+    image_query, jitter_query, K_query = loss_frames(query, width)
+    image_ref, jitter_ref, K_ref = loss_frames(ref, width)
+    fragments = rasterize(verts_ref, faces, K_ref, tuple(image_ref.shape[-2:]))
+    flow = interpolate_attributes(fragments, faces, project_points(verts_query, K_query.to(verts_query.dtype))
+                                  - project_points(verts_ref, K_ref.to(verts_ref.dtype)))
+    surface = surface_mask(fragments, wrist_ids, faces.shape[-2]).to(flow.dtype)
+    unused = torch.zeros_like(surface)
+    fixed = MeshPairFlow(flow_ref=flow * surface, mask_ref=surface, flow_query=torch.zeros_like(flow),
+                         mask_query=unused, coverage_ref=surface, coverage_query=unused)
+    loss, _ = pair_photometric_loss(image_query, image_ref, jitter_query, jitter_ref, fixed, criterion=criterion)
+    return loss
+
+
 def measure_batch(model, hand_faces, wrist_ids, query: Dict, ref: Dict, criterion: str,
                   width: Optional[int] = None) -> Dict[str, List[float]]:
     """Per pair: loss at the prediction and at the truth, descent effects on the hand and the object, hand depth,
@@ -108,12 +132,17 @@ def measure_batch(model, hand_faces, wrist_ids, query: Dict, ref: Dict, criterio
         loss, outputs = pair_warp_loss(verts, ref_verts, faces, query, ref, wrist_ids, criterion, width=width)
         return loss, outputs["mask_fwd"].flatten(1).sum(dim=1)
 
+    def fixed_pixels_loss(hand, obj):
+        verts, faces = hand_object_mesh(hand, hand_faces, obj, query[K.OBJ_FACES], mask, query.get(K.OBJ_FACES_MASK))
+        return loss_on_reference_pixels(verts, ref_verts, faces, query, ref, wrist_ids, criterion, width)
+
     hand = pred_hand.detach().requires_grad_(True)
     obj = pred_obj.detach().requires_grad_(True)
     loss_pred, pixels_pred = loss_of(hand, obj)
     grad_hand, grad_obj = torch.autograd.grad(loss_pred.sum(), (hand, obj))
     with torch.no_grad():
         loss_gt, pixels_gt = loss_of(gt_hand, gt_obj)
+        fixed_pred, fixed_gt = fixed_pixels_loss(pred_hand, pred_obj), fixed_pixels_loss(gt_hand, gt_obj)
     hand_effect = descent_effect(pred_hand, gt_hand, grad_hand)
     obj_effect = descent_effect(pred_obj, gt_obj, grad_obj, mask)
     depth_step = -grad_hand[..., 2].mean(dim=1)
@@ -122,6 +151,7 @@ def measure_batch(model, hand_faces, wrist_ids, query: Dict, ref: Dict, criterio
         "dist": ref[K.DIST2QUERY].tolist() if torch.is_tensor(ref[K.DIST2QUERY]) else list(ref[K.DIST2QUERY]),
         "loss_pred": loss_pred.detach().tolist(), "loss_gt": loss_gt.tolist(),
         "pixels_pred": pixels_pred.tolist(), "pixels_gt": pixels_gt.tolist(),
+        "fixed_loss_pred": fixed_pred.tolist(), "fixed_loss_gt": fixed_gt.tolist(),
         "hand_err_mm": (1000 * mean_vertex_error(pred_hand, gt_hand)).tolist(),
         "obj_err_mm": (1000 * mean_vertex_error(pred_obj, gt_obj, mask)).tolist(),
         "hand_slope": hand_effect["slope"].tolist(), "hand_cos": hand_effect["cosine"].tolist(),
@@ -143,8 +173,9 @@ def format_table(rows: Dict[str, list], header: str) -> str:
     lines = [header, "", "| pairs | n | hand error (mm) | object error (mm) | loss at prediction | loss at truth | "
              "truth lower | step lowers hand error | hand cosine | step lowers object error | object cosine | "
              "hand moved toward true depth | hand to the reference's truth: prediction / truth (mm) | "
-             "object to the reference's truth: prediction / truth (mm) | pixels averaged: prediction / truth |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "object to the reference's truth: prediction / truth (mm) | pixels averaged: prediction / truth | "
+             "loss on all reference mesh pixels: prediction / truth |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     values = {key: np.asarray(v, dtype=np.float64) for key, v in rows.items()}
     for name, sel in groups:
         if not sel.any():
@@ -157,7 +188,8 @@ def format_table(rows: Dict[str, list], header: str) -> str:
                      f"{v['hand_depth_towards'].mean():.0%} | "
                      f"{v['hand_to_ref_mm'].mean():.1f} / {v['hand_truth_to_ref_mm'].mean():.1f} | "
                      f"{v['obj_to_ref_mm'].mean():.1f} / {v['obj_truth_to_ref_mm'].mean():.1f} | "
-                     f"{v['pixels_pred'].mean():.0f} / {v['pixels_gt'].mean():.0f} |")
+                     f"{v['pixels_pred'].mean():.0f} / {v['pixels_gt'].mean():.0f} | "
+                     f"{v['fixed_loss_pred'].mean():.4f} / {v['fixed_loss_gt'].mean():.4f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -5,10 +5,12 @@ the photometric loss of fixed pairs lowers that loss through the whole network."
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from experiments import overfit_consistency, photometric_at_prediction, photometric_signal
 from handobjectconsist.datasets import FPHAB, HandObjectDataset, collate_pairs
+from handobjectconsist.datasets import sample_keys as K
 from handobjectconsist.mano import ManoLayer
 from handobjectconsist.models import MeshRegNet
 from handobjectconsist.training.checkpoints import save_training_checkpoint
@@ -112,3 +114,50 @@ def test_at_prediction_table_and_truth_loss_independent_of_the_model(tmp_path, f
     assert "augmented as in training" in stem.with_suffix(".md").read_text()
     at_width = json.loads(stem.with_suffix(".json").read_text())["per_pair"]
     assert all(0 < d <= 2 for d in at_width["dist"])
+
+
+def test_loss_on_reference_pixels_of_a_flat_square_moved_sideways():
+    """A square at constant depth moved sideways by dx has the uniform flow fx * dx / z; on a horizontal ramp image
+    the L1 over the reference square's pixels rises by exactly that many ramp steps, whatever the query mesh."""
+    height, width, fx, depth = 48, 64, 60.0, 0.5
+    K_cam = torch.tensor([[[fx, 0.0, 32.0], [0.0, fx, 24.0], [0.0, 0.0, 1.0]]])
+    half = 0.1
+    square = torch.tensor([[[-half, -half, depth], [half, -half, depth], [half, half, depth], [-half, half, depth]]])
+    faces = torch.tensor([[0, 1, 2], [0, 2, 3]])
+    ramp = torch.arange(width, dtype=torch.float32).expand(1, 3, height, width) / width
+    query = {K.IMAGE: ramp, K.CAM_INTR: K_cam}
+    ref = {K.IMAGE: torch.zeros(1, 3, height, width), K.CAM_INTR: K_cam}
+    at_rest = photometric_at_prediction.loss_on_reference_pixels(square, square, faces, query, ref, None, "l1", None)
+    shift_px = 3.0
+    moved = square + torch.tensor([shift_px * depth / fx, 0.0, 0.0])
+    shifted = photometric_at_prediction.loss_on_reference_pixels(moved, square, faces, query, ref, None, "l1", None)
+    columns = torch.arange(width, dtype=torch.float32)
+    inside = (columns - 32.0).abs() <= fx * half / depth  # the square spans u = 32 +- 12 px
+    assert torch.allclose(at_rest, (columns[inside] / width).mean().reshape(1), atol=2e-3)
+    assert torch.allclose(shifted - at_rest, torch.tensor([shift_px / width]), atol=1e-4)
+
+
+def test_weight_steps_start_from_the_same_weights_and_act_to_first_order(tmp_path, fphab_tiny_root, mano_root):
+    """The errors are smooth in the weights: a step ten times longer along the same direction changes them ten times
+    as much, which holds only if every step starts from the restored weights."""
+    from experiments import photometric_network_step
+
+    args = trainmeshreg_parser().parse_args(f"--mano_root {mano_root} --encoder_arch tiny --input_width 128".split())
+    torch.manual_seed(0)
+    model = MeshRegNet.from_options(vars(args))
+    checkpoint = save_training_checkpoint(tmp_path / "run", 1, dict(vars(args)), model,
+                                          torch.optim.Adam(model.parameters()), None, None, {}, 0)
+    stem = tmp_path / "step"
+    assert photometric_network_step.main(["--checkpoint", str(checkpoint), "--data_root", str(fphab_tiny_root),
+                                          "--mano_root", str(mano_root), "--fraction", "0.2", "--pairs", "8",
+                                          "--batch_size", "4", "--consist_params", "lateral", "--lrs", "1e-5", "1e-6",
+                                          "--sgd_lrs", "1e-3", "1e-4", "--out", str(stem)]) == 0
+    effects = json.loads(stem.with_suffix(".json").read_text())["per_pair"]["effects"]
+    assert len(effects) == 8  # 2 batches x (2 adam + 2 sgd steps)
+    for batch in (0, 1):
+        for kind, long, short in (("adam", 1e-5, 1e-6), ("sgd", 1e-3, 1e-4)):
+            rows = {row["lr"]: row for row in effects if row["batch"] == batch and row["step"] == kind}
+            for name in ("hand_mm_seen", "hand_mm_unseen", "obj_mm_seen", "hand2d_px_seen"):
+                assert abs(rows[short][name]) > 0
+                assert rows[long][name] / rows[short][name] == pytest.approx(10.0, rel=0.1), (batch, kind, name)
+    assert "| sgd | 0.001 | 2 |" in stem.with_suffix(".md").read_text()
