@@ -6,9 +6,12 @@ shared by all frames. This script takes, for each batch of consist items, one st
 photometric loss of that batch alone (the loss trainmeshwarp trains: --consist_width, --consist_params, the
 references' true meshes), and measures the change of the loss and of the predictions' errors on that batch and on
 the other batches (frames the step did not see), against the weights before the step. Steps:
-  - "adam": -lr * sign(gradient), the first step Adam takes from fresh moments (trainmeshwarp starts its optimiser
-    afresh), at each --lrs;
-  - "sgd": -lr * gradient / |gradient| (the steepest descent direction, step length lr in weight space).
+  - "sign": -lr * sign(gradient) (the first step of an Adam optimiser with fresh moments), at each --lrs;
+  - "sgd": -lr * gradient / |gradient| (the steepest descent direction, step length lr in weight space);
+  - "adam": the checkpoint's own Adam optimiser (trainmeshwarp continues step 1's) given this batch's gradient of
+    the loss weighted by each --adam_lambdas value: -lr * lambda * g / (sqrt(v') + eps), v' the bias-corrected second
+    moments after this gradient's square is added, i.e. what the gradient adds through Adam's first moment summed
+    over the steps that follow, at the checkpoint's learning rate (--adam_lr to change it).
 Errors: mean vertex distance to the truth (hand, object; mm, camera frame) and the hand's 2D error (mean joint
 distance in px of the --input_width frame); the loss: the photometric loss per pair as trained (mean over pairs).
 The model is in eval mode, as trainmeshwarp keeps it (BatchNorm uses its running statistics).
@@ -20,8 +23,9 @@ The model is in eval mode, as trainmeshwarp keeps it (BatchNorm uses its running
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -35,7 +39,7 @@ from experiments.sparsesup.data import dataset_dir  # noqa: E402
 from handobjectconsist.datasets import FPHAB, HandObjectDataset, collate_pairs  # noqa: E402
 from handobjectconsist.datasets import sample_keys as K  # noqa: E402
 from handobjectconsist.models.consistparams import CONSIST_PARAMS, consist_query_meshes  # noqa: E402
-from handobjectconsist.models.trained import load_trained_model  # noqa: E402
+from handobjectconsist.models.trained import load_checkpoint, load_trained_model  # noqa: E402
 from handobjectconsist.models.warpreg import hand_object_mesh, pair_warp_loss  # noqa: E402
 
 MEASURES = ("loss", "hand_mm", "obj_mm", "hand2d_px")
@@ -54,9 +58,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--consist_max_gap", type=int, default=None, help="trainmeshwarp's --consist_max_gap")
     p.add_argument("--pairs", type=int, default=96, help="random consist items with an unannotated query")
     p.add_argument("--batch_size", type=int, default=16, help="items per step (trainmeshwarp's --batch_size)")
-    p.add_argument("--lrs", type=float, nargs="+", default=[1e-6, 1e-5], help="step sizes of the 'adam' steps")
-    p.add_argument("--sgd_lrs", type=float, nargs="+", default=[1e-4, 1e-3],
+    p.add_argument("--lrs", type=float, nargs="*", default=[1e-6, 1e-5], help="step sizes of the 'sign' steps")
+    p.add_argument("--sgd_lrs", type=float, nargs="*", default=[1e-4, 1e-3],
                    help="step lengths in weight space of the 'sgd' steps")
+    p.add_argument("--adam_lambdas", type=float, nargs="*", default=[0.003],
+                   help="loss weights (lambda_consist) of the 'adam' steps (needs the checkpoint's Adam state)")
+    p.add_argument("--adam_lr", type=float, default=None, help="learning rate of the 'adam' steps (default: the "
+                   "checkpoint optimiser's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="also write the table (.md) and per-step numbers (.json) here")
     return p
@@ -91,10 +99,50 @@ def measure(model, batches: Sequence, consist_width, consist_params: str) -> Dic
     return {name: np.asarray(values) for name, values in rows.items()}
 
 
+@dataclass
+class AdamState:
+    """The second moments of an Adam optimiser, per trainable parameter, with its settings."""
+
+    second_moments: List[torch.Tensor]
+    steps: List[float]
+    lr: float
+    beta2: float
+    eps: float
+
+
+def read_adam_state(checkpoint: Dict, params: Sequence[torch.nn.Parameter]) -> AdamState:
+    """A checkpoint's Adam state, its parameters in the order of the model's trainable parameters (as
+    training.session.build_optimizer lists them)."""
+    optimizer = checkpoint.get("optimizer")
+    if not optimizer or len(optimizer["state"]) != len(params):
+        raise ValueError(f"{checkpoint['path']}: no Adam state for the model's {len(params)} trainable parameters")
+    group = optimizer["param_groups"][0]
+    states = [optimizer["state"][index] for index in range(len(params))]
+    if any(state["exp_avg_sq"].shape != param.shape for state, param in zip(states, params)):
+        raise ValueError(f"{checkpoint['path']}: the Adam state does not match the model's parameters")
+    return AdamState([state["exp_avg_sq"] for state in states], [float(state["step"]) for state in states],
+                     float(group["lr"]), float(group["betas"][1]), float(group["eps"]))
+
+
+def adam_update(state: AdamState, grads: Sequence[torch.Tensor], weight: float, lr: float) -> List[torch.Tensor]:
+    """lr * weight * g / (sqrt(v') + eps) per parameter: what a gradient g of a loss weighted by `weight` adds to the
+    weights through Adam's first moment, summed over the steps that follow (its share of m decays by beta1 per step
+    and the bias-corrected shares sum to one), with v' = beta2 v + (1 - beta2) (weight g)^2 bias-corrected at the
+    next step. To subtract from the weights."""
+    updates = []
+    for grad, second, step in zip(grads, state.second_moments, state.steps):
+        weighted = weight * grad
+        second_next = state.beta2 * second + (1.0 - state.beta2) * weighted * weighted
+        denominator = (second_next / (1.0 - state.beta2 ** (step + 1))).sqrt() + state.eps
+        updates.append(lr * weighted / denominator)
+    return updates
+
+
 def step_effects(model, batches: Sequence, consist_width, consist_params: str, lrs: Sequence[float],
-                 sgd_lrs: Sequence[float]) -> List[Dict]:
+                 sgd_lrs: Sequence[float], adam_lambdas: Sequence[float] = (), adam: Optional[AdamState] = None,
+                 adam_lr: Optional[float] = None) -> List[Dict]:
     """For each batch and step: the mean change of every measure on that batch ("seen") and on the others
-    ("unseen"), the weights restored after each step."""
+    ("unseen") and on all items ("all"), the weights restored after each step."""
     params = [p for p in model.parameters() if p.requires_grad]
     saved = [p.detach().clone() for p in params]
     before = measure(model, batches, consist_width, consist_params)
@@ -107,8 +155,11 @@ def step_effects(model, batches: Sequence, consist_width, consist_params: str, l
         norm = torch.sqrt(sum((g * g).sum() for g in grads))
         seen = np.zeros(len(before["loss"]), dtype=bool)
         seen[index * size:(index + 1) * size] = True
-        steps = [("adam", lr, [g.sign() * lr for g in grads]) for lr in lrs]
+        steps = [("sign", lr, [g.sign() * lr for g in grads]) for lr in lrs]
         steps += [("sgd", lr, [g * (lr / norm) for g in grads]) for lr in sgd_lrs]
+        if adam is not None:
+            lr = adam.lr if adam_lr is None else adam_lr
+            steps += [("adam", weight, adam_update(adam, grads, weight, lr)) for weight in adam_lambdas]
         for kind, lr, deltas in steps:
             with torch.no_grad():
                 for p, p0, delta in zip(params, saved, deltas):
@@ -130,8 +181,9 @@ def step_effects(model, batches: Sequence, consist_width, consist_params: str, l
 
 
 def format_table(effects: List[Dict], header: str) -> str:
-    lines = [header, "", "| step | lr | batches | loss change: seen / unseen | hand error change (mm): seen / unseen | "
-             "object error change (mm): seen / unseen | hand 2D change (px): seen / unseen | "
+    lines = [header, "", "| step | size | batches | loss change: seen / unseen | "
+             "hand error change (mm): seen / unseen | object error change (mm): seen / unseen | "
+             "hand 2D change (px): seen / unseen | "
              "all items: hand / object error change (mm) | steps raising the hand error on the seen batch |",
              "|---|---|---|---|---|---|---|---|---|"]
     keys = sorted({(row["step"], row["lr"]) for row in effects}, key=lambda key: (key[0], key[1]))
@@ -162,7 +214,10 @@ def main(argv=None) -> int:
     items = draw_items(dataset, args.pairs, args.seed)
     usable = len(items) - len(items) % args.batch_size
     batches = [collate_pairs(items[start:start + args.batch_size]) for start in range(0, usable, args.batch_size)]
-    effects = step_effects(loaded.model, batches, args.consist_width, args.consist_params, args.lrs, args.sgd_lrs)
+    params = [p for p in loaded.model.parameters() if p.requires_grad]
+    adam = read_adam_state(load_checkpoint(args.checkpoint), params) if args.adam_lambdas else None
+    effects = step_effects(loaded.model, batches, args.consist_width, args.consist_params, args.lrs, args.sgd_lrs,
+                           args.adam_lambdas, adam, args.adam_lr)
     header = (f"One weight step on the photometric loss of one batch of {args.batch_size} consist items, from "
               f"{args.checkpoint} (epoch {loaded.epoch}): train split of {root}, fraction {args.fraction:g}, width "
               f"{args.input_width}, loss width {args.consist_width or args.input_width}, consist params "
@@ -170,7 +225,9 @@ def main(argv=None) -> int:
               f"{args.seed}), no augmentation. Changes are after minus before the step, mean over the batch the step "
               f"was taken on ('seen') and over the other {usable - args.batch_size} items ('unseen'), averaged over "
               f"the {len(batches)} batches; errors: mean vertex distance (mm, camera frame), hand joints in px of the "
-              f"{args.input_width}-wide input.")
+              f"{args.input_width}-wide input."
+              + (f" 'adam': size = the loss weight, at lr {args.adam_lr or adam.lr:g} with the checkpoint's Adam "
+                 f"state (step {adam.steps[0]:.0f})." if adam is not None else ""))
     save_report(args.out, format_table(effects, header), args, {"effects": effects})
     return 0
 
