@@ -65,6 +65,9 @@ def parser() -> argparse.ArgumentParser:
                    help="loss weights (lambda_consist) of the 'adam' steps (needs the checkpoint's Adam state)")
     p.add_argument("--adam_lr", type=float, default=None, help="learning rate of the 'adam' steps (default: the "
                    "checkpoint optimiser's)")
+    p.add_argument("--loss", default="photometric", choices=["photometric", "supervised"],
+                   help="the loss whose gradient each step follows; supervised: the query frames' annotations (as if "
+                        "they were annotated: a reference for the photometric steps)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="also write the table (.md) and per-step numbers (.json) here")
     return p
@@ -140,9 +143,11 @@ def adam_update(state: AdamState, grads: Sequence[torch.Tensor], weight: float, 
 
 def step_effects(model, batches: Sequence, consist_width, consist_params: str, lrs: Sequence[float],
                  sgd_lrs: Sequence[float], adam_lambdas: Sequence[float] = (), adam: Optional[AdamState] = None,
-                 adam_lr: Optional[float] = None) -> List[Dict]:
-    """For each batch and step: the mean change of every measure on that batch ("seen") and on the others
-    ("unseen") and on all items ("all"), the weights restored after each step."""
+                 adam_lr: Optional[float] = None, loss: str = "photometric") -> List[Dict]:
+    """For each batch and step along the gradient of its `loss` ("photometric", or "supervised": MeshRegNet's total
+    loss with the query frames' annotations, a reference for the photometric steps): the mean change of every
+    measure on that batch ("seen"), on the others ("unseen") and on all items ("all"), the weights restored after
+    each step."""
     params = [p for p in model.parameters() if p.requires_grad]
     saved = [p.detach().clone() for p in params]
     before = measure(model, batches, consist_width, consist_params)
@@ -150,7 +155,10 @@ def step_effects(model, batches: Sequence, consist_width, consist_params: str, l
     effects = []
     for index, (query, ref) in enumerate(batches):
         model.zero_grad()
-        pair_losses(model, query, ref, consist_width, consist_params).mean().backward()
+        if loss == "supervised":
+            model(query)[0].backward()
+        else:
+            pair_losses(model, query, ref, consist_width, consist_params).mean().backward()
         grads = [torch.zeros_like(p) if p.grad is None else p.grad.detach().clone() for p in params]
         norm = torch.sqrt(sum((g * g).sum() for g in grads))
         seen = np.zeros(len(before["loss"]), dtype=bool)
@@ -217,8 +225,8 @@ def main(argv=None) -> int:
     params = [p for p in loaded.model.parameters() if p.requires_grad]
     adam = read_adam_state(load_checkpoint(args.checkpoint), params) if args.adam_lambdas else None
     effects = step_effects(loaded.model, batches, args.consist_width, args.consist_params, args.lrs, args.sgd_lrs,
-                           args.adam_lambdas, adam, args.adam_lr)
-    header = (f"One weight step on the photometric loss of one batch of {args.batch_size} consist items, from "
+                           args.adam_lambdas, adam, args.adam_lr, args.loss)
+    header = (f"One weight step on the {args.loss} loss of one batch of {args.batch_size} consist items, from "
               f"{args.checkpoint} (epoch {loaded.epoch}): train split of {root}, fraction {args.fraction:g}, width "
               f"{args.input_width}, loss width {args.consist_width or args.input_width}, consist params "
               f"{args.consist_params}, max gap {args.consist_max_gap}, {usable} random consist items (seed "

@@ -167,6 +167,15 @@ def test_weight_steps_start_from_the_same_weights_and_act_to_first_order(tmp_pat
                 assert abs(rows[short][name]) > 0
                 assert rows[long][name] / rows[short][name] == pytest.approx(10.0, rel=0.1), (batch, kind, name)
     assert "| sgd | 0.001 | 2 |" in stem.with_suffix(".md").read_text()
+    supervised = tmp_path / "supervised"
+    assert photometric_network_step.main(["--checkpoint", str(checkpoint), "--data_root", str(fphab_tiny_root),
+                                          "--mano_root", str(mano_root), "--fraction", "0.2", "--pairs", "8",
+                                          "--batch_size", "4", "--loss", "supervised", "--lrs", "1e-5",
+                                          "--sgd_lrs", "--adam_lambdas", "--out", str(supervised)]) == 0
+    assert "One weight step on the supervised loss" in supervised.with_suffix(".md").read_text()
+    other = json.loads(supervised.with_suffix(".json").read_text())["per_pair"]["effects"]
+    photometric = [row for row in effects if row["step"] == "sign" and row["lr"] == 1e-5]
+    assert [row["hand_mm_seen"] for row in other] != pytest.approx([row["hand_mm_seen"] for row in photometric])
 
 
 def test_adam_update_is_what_adam_adds_for_the_gradient(tmp_path, mano_root):
