@@ -30,7 +30,7 @@ Rows are also split by the query's distance to its reference (frames).
 import argparse
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -50,24 +50,39 @@ from handobjectconsist.training.checkpoints import load_trained_model  # noqa: E
 from libyana.camutils import project_points  # noqa: E402
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags naming a trained run and the consist items it trains on (also photometric_network_step.py's)."""
     p.add_argument("--checkpoint", required=True, help="trainmeshreg/trainmeshwarp checkpoint (or its folder)")
     p.add_argument("--data_root", required=True, help="FPHAB folder (or a folder holding fhbhands/)")
     p.add_argument("--mano_root", required=True, help="folder with MANO_RIGHT.pkl")
     p.add_argument("--fraction", type=float, required=True, help="annotated fraction of the run")
     p.add_argument("--input_width", type=int, default=128, help="frame width (the run's --input_width)")
-    p.add_argument("--pairs", type=int, default=160, help="random consist items with an unannotated query")
-    p.add_argument("--criterion", default="l1", choices=["l1", "l2", "ssim"])
     p.add_argument("--consist_width", type=int, default=None,
                    help="the loss at this frame width (trainmeshwarp --consist_width; default: --input_width)")
-    p.add_argument("--augment", action="store_true",
-                   help="augment the items as training does (default: the frames as stored)")
     p.add_argument("--consist_max_gap", type=int, default=None,
                    help="only pairs whose reference is at most this many frames away (trainmeshwarp's flag)")
+    p.add_argument("--seed", type=int, default=0, help="which random consist items")
+
+
+def consist_items(args, augment: bool) -> Tuple[Path, List[list]]:
+    """The FPHAB folder and args.pairs random consist items of the training split (unannotated query, nearest
+    annotated reference with its GT mesh), as trainmeshwarp builds them from the add_run_arguments flags."""
+    root = dataset_dir(args.data_root)
+    reader = FPHAB(root, split="train", fraction=args.fraction, input_width=args.input_width, mano_root=args.mano_root)
+    dataset = HandObjectDataset(reader, mode="weak", sample_nb=2, spacing=0, augment=augment,
+                                consist_width=args.consist_width, max_gap=args.consist_max_gap)
+    return root, draw_items(dataset, args.pairs, args.seed)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_run_arguments(p)
+    p.add_argument("--pairs", type=int, default=160, help="random consist items with an unannotated query")
+    p.add_argument("--criterion", default="l1", choices=["l1", "l2", "ssim"])
+    p.add_argument("--augment", action="store_true",
+                   help="augment the items as training does (default: the frames as stored)")
     p.add_argument("--batch_size", type=int, default=16)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="also write the table (.md) and per-pair numbers (.json) here")
     return p
 
@@ -198,11 +213,7 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
     loaded = load_trained_model(args.checkpoint, mano_root=args.mano_root)
     model = loaded.model
-    root = dataset_dir(args.data_root)
-    reader = FPHAB(root, split="train", fraction=args.fraction, input_width=args.input_width, mano_root=args.mano_root)
-    dataset = HandObjectDataset(reader, mode="weak", sample_nb=2, spacing=0, augment=args.augment,
-                                consist_width=args.consist_width, max_gap=args.consist_max_gap)
-    items = draw_items(dataset, args.pairs, args.seed)
+    root, items = consist_items(args, augment=args.augment)
     layer = model.mano_branch.mano_layer_right  # the layer WarpRegNet takes its closed faces from
     hand_faces, wrist_ids = layer.closed_faces, layer.wrist_face_ids
     rows = measure_pairs(items, args.batch_size,

@@ -25,7 +25,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -33,10 +33,9 @@ import torch
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from experiments.photometric_at_prediction import mean_vertex_error  # noqa: E402
-from experiments.photometric_signal import draw_items, save_report  # noqa: E402
-from experiments.sparsesup.data import dataset_dir  # noqa: E402
-from handobjectconsist.datasets import FPHAB, HandObjectDataset, collate_pairs  # noqa: E402
+from experiments.photometric_at_prediction import add_run_arguments, consist_items, mean_vertex_error  # noqa: E402
+from experiments.photometric_signal import save_report  # noqa: E402
+from handobjectconsist.datasets import collate_pairs  # noqa: E402
 from handobjectconsist.datasets import sample_keys as K  # noqa: E402
 from handobjectconsist.models.consistparams import CONSIST_PARAMS, consist_query_meshes  # noqa: E402
 from handobjectconsist.models.trained import load_checkpoint, load_trained_model  # noqa: E402
@@ -48,14 +47,8 @@ MEASURES = ("loss", "hand_mm", "obj_mm", "hand2d_px")
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--checkpoint", required=True, help="trainmeshreg/trainmeshwarp checkpoint (or its folder)")
-    p.add_argument("--data_root", required=True, help="FPHAB folder (or a folder holding fhbhands/)")
-    p.add_argument("--mano_root", required=True, help="folder with MANO_RIGHT.pkl")
-    p.add_argument("--fraction", type=float, required=True, help="annotated fraction of the run")
-    p.add_argument("--input_width", type=int, default=128, help="frame width (the run's --input_width)")
-    p.add_argument("--consist_width", type=int, default=None, help="trainmeshwarp's --consist_width")
+    add_run_arguments(p)
     p.add_argument("--consist_params", default="all", choices=CONSIST_PARAMS, help="trainmeshwarp's --consist_params")
-    p.add_argument("--consist_max_gap", type=int, default=None, help="trainmeshwarp's --consist_max_gap")
     p.add_argument("--pairs", type=int, default=96, help="random consist items with an unannotated query")
     p.add_argument("--batch_size", type=int, default=16, help="items per step (trainmeshwarp's --batch_size)")
     p.add_argument("--lrs", type=float, nargs="*", default=[1e-6, 1e-5], help="step sizes of the 'sign' steps")
@@ -68,13 +61,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", default="photometric", choices=["photometric", "supervised"],
                    help="the loss whose gradient each step follows; supervised: the query frames' annotations (as if "
                         "they were annotated: a reference for the photometric steps)")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="also write the table (.md) and per-step numbers (.json) here")
     return p
 
 
-def pair_losses(model, query: Dict, ref: Dict, consist_width, consist_params: str) -> torch.Tensor:
-    """(B,) the photometric loss of each pair as trainmeshwarp computes it (references' true meshes)."""
+def pair_losses(model, query: Dict, ref: Dict, consist_width, consist_params: str) -> Tuple[torch.Tensor, Dict]:
+    """(B,) the photometric loss of each pair as trainmeshwarp computes it (references' true meshes), and the
+    model's results on the query frames."""
     layer = model.mano_branch.mano_layer_right
     _, results, _ = model(query)
     image = query[K.IMAGE]
@@ -84,7 +77,7 @@ def pair_losses(model, query: Dict, ref: Dict, consist_width, consist_params: st
     ref_verts, _ = hand_object_mesh(ref[K.HAND_VERTS3D], layer.closed_faces, ref[K.OBJ_VERTS3D], query[K.OBJ_FACES],
                                     ref.get(K.OBJ_VERTS_MASK), ref.get(K.OBJ_FACES_MASK))
     loss, _ = pair_warp_loss(verts, ref_verts, faces, query, ref, layer.wrist_face_ids, width=consist_width)
-    return loss
+    return loss, results
 
 
 @torch.no_grad()
@@ -93,8 +86,8 @@ def measure(model, batches: Sequence, consist_width, consist_params: str) -> Dic
     in pixels of the network input)."""
     rows: Dict[str, List[float]] = {name: [] for name in MEASURES}
     for query, ref in batches:
-        rows["loss"].extend(pair_losses(model, query, ref, consist_width, consist_params).tolist())
-        _, results, _ = model(query)
+        loss, results = pair_losses(model, query, ref, consist_width, consist_params)
+        rows["loss"].extend(loss.tolist())
         rows["hand_mm"].extend((1000 * mean_vertex_error(results["recov_handverts3d"], query[K.HAND_VERTS3D])).tolist())
         rows["obj_mm"].extend((1000 * mean_vertex_error(results["recov_objverts3d"], query[K.OBJ_VERTS3D],
                                                         query.get(K.OBJ_VERTS_MASK))).tolist())
@@ -158,7 +151,7 @@ def step_effects(model, batches: Sequence, consist_width, consist_params: str, l
         if loss == "supervised":
             model(query)[0].backward()
         else:
-            pair_losses(model, query, ref, consist_width, consist_params).mean().backward()
+            pair_losses(model, query, ref, consist_width, consist_params)[0].mean().backward()
         grads = [torch.zeros_like(p) if p.grad is None else p.grad.detach().clone() for p in params]
         norm = torch.sqrt(sum((g * g).sum() for g in grads))
         seen = np.zeros(len(before["loss"]), dtype=bool)
@@ -215,11 +208,7 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     torch.manual_seed(args.seed)
     loaded = load_trained_model(args.checkpoint, mano_root=args.mano_root)
-    root = dataset_dir(args.data_root)
-    reader = FPHAB(root, split="train", fraction=args.fraction, input_width=args.input_width, mano_root=args.mano_root)
-    dataset = HandObjectDataset(reader, mode="weak", sample_nb=2, spacing=0, augment=False,
-                                consist_width=args.consist_width, max_gap=args.consist_max_gap)
-    items = draw_items(dataset, args.pairs, args.seed)
+    root, items = consist_items(args, augment=False)
     usable = len(items) - len(items) % args.batch_size
     batches = [collate_pairs(items[start:start + args.batch_size]) for start in range(0, usable, args.batch_size)]
     params = [p for p in loaded.model.parameters() if p.requires_grad]
